@@ -1,0 +1,15 @@
+"""Inspect AI entry point: importing this module registers orch_eval's solvers and providers.
+
+Kept light on purpose: a failed import here only shows up later as "solver not found".
+Heavy dependencies (llama runtime, statsmodels, lm-eval) are imported inside functions.
+"""
+
+# ruff: noqa: F401
+from orch_eval.inspect.provider import orch_provider
+from orch_eval.inspect.solvers import direct, majority_vote, orch, single
+from orch_eval.models.fake import orchfake
+
+try:  # the local GGUF provider (its runtime is an optional extra, imported lazily)
+    from orch_eval.models.gguf import gguf
+except ImportError:  # pragma: no cover - module not present
+    pass

@@ -1,0 +1,106 @@
+"""Per-item records of what every model said and how the final answer was reached."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+DecidedBy = Literal["merger", "merger_completion", "majority", "abstain", "single"]
+"""Which step of the fixed chain produced the final answer.
+
+``merger``: the merger's own text parsed; ``merger_completion``: the merger's answer was
+recovered by the answer-completion step; ``majority``: the merger failed or could not be
+parsed (or too few analyses succeeded), so the majority of the agents' parsed answers was
+used, ties going to the answer given first in panel order (so "the first agent with a parsed
+answer" is already the tie-break of this step); ``abstain``: nothing parsable at all;
+``single``: a one-agent system (no merge).
+"""
+
+
+class Usage(BaseModel):
+    """Token usage of one or more model calls."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class AgentRecord(BaseModel):
+    """One agent's analysis of one item."""
+
+    slot: int
+    """Position in the panel (0-based); analyses reach the merger as "Analyst slot+1"."""
+    model: str
+    lens: str | None = None
+    consulted: bool = True
+    """False when a router left this agent out (then it made no call)."""
+    answer: str | None = None
+    """The parsed answer, or None."""
+    text: str = ""
+    """Raw analysis text."""
+    completion_used: bool = False
+    """True when the answer came from the answer-completion step, not the analysis itself."""
+    completion_text: str | None = None
+    error: str | None = None
+    """Error kind and message when the call failed (the item still gets a Decision)."""
+    fault: str | None = None
+    """Short fault kind: error, empty, unparsable (None when the agent produced an answer)."""
+    usage: Usage = Field(default_factory=Usage)
+    latency: float = 0.0
+    """Seconds spent in this agent's calls as reported by the model (cached calls report the
+    original time)."""
+    cost: float = 0.0
+    correct: bool | None = None
+
+
+class MergeRecord(BaseModel):
+    """The merger's call for one item."""
+
+    model: str
+    answer: str | None = None
+    text: str = ""
+    completion_used: bool = False
+    completion_text: str | None = None
+    error: str | None = None
+    fault: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency: float = 0.0
+    cost: float = 0.0
+
+
+class Decision(BaseModel):
+    """Everything ORCH did for one item; enough to derive single-agent, majority-vote and
+    oracle systems from one log, paired item by item."""
+
+    question_id: str
+    kind: str
+    final: str | None
+    """The final answer (a letter or a canonical number), None when abstaining."""
+    decided_by: DecidedBy
+    agents: list[AgentRecord]
+    majority: str | None
+    """Majority of the consulted agents' parsed answers (ties broken by panel order)."""
+    merge: MergeRecord | None = None
+    gold: str | None = None
+    correct: bool | None = None
+    oracle: bool | None = None
+    """Whether any consulted agent was right (None when gold is unknown)."""
+    majority_correct: bool | None = None
+    panel_digest: str
+    panel_name: str | None = None
+    router: dict | None = None
+    """Router scores, chosen slots and state version when a router was used."""
+    usage: Usage = Field(default_factory=Usage)
+    cost: float = 0.0
+    notes: list[str] = Field(default_factory=list)
+    """Human-readable notes about fallbacks and faults."""
+
+    def agent_answers(self) -> list[str | None]:
+        """Parsed answer of every agent, in panel order."""
+        return [a.answer for a in self.agents]

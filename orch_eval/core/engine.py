@@ -1,0 +1,390 @@
+"""The ORCH engine: analyses in parallel, one merge, fixed fallbacks, one Decision per item.
+
+Everything here goes through Inspect's Model API, so any Inspect provider can be an agent
+or the merger. The engine knows nothing about Inspect tasks or lm-eval requests.
+
+Determinism: every call uses the panel's temperature and seed; prompts are pure functions
+of the item; analyses reach the merger in panel order; the answer of each step is parsed by
+pure functions; the fallback chain is fixed. Timing only shows up in latency fields.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+from inspect_ai.model import (
+    CachePolicy,
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageUser,
+    GenerateConfig,
+    Model,
+    ModelOutput,
+    get_model,
+)
+
+from orch_eval.core.context import current_question
+from orch_eval.core.decision import AgentRecord, Decision, MergeRecord, Usage
+from orch_eval.core.panel import ModelSpec, Panel
+from orch_eval.core.parse import parse_answer
+from orch_eval.core.prompts import (
+    analysis_prompt,
+    completion_prompt,
+    direct_prompt,
+    merge_prompt,
+    strip_quoted,
+)
+from orch_eval.core.question import AnswerKind, Question
+
+T = TypeVar("T")
+
+CACHE_EXPIRY: str | None = None
+"""Engine cache entries never expire: a rerun of the same panel on the same items is free."""
+
+
+async def gather(funcs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    """Run coroutine factories concurrently; results in input order (not completion order)."""
+    results: list[Any] = [None] * len(funcs)
+
+    async def run(i: int, f: Callable[[], Awaitable[T]]) -> None:
+        results[i] = await f()
+
+    async with anyio.create_task_group() as tg:
+        for i, f in enumerate(funcs):
+            tg.start_soon(run, i, f)
+    return results
+
+
+def majority_vote(answers: Sequence[str | None]) -> str | None:
+    """Most frequent parsed answer; ties go to the answer given first in panel order."""
+    counts = Counter(a for a in answers if a is not None)
+    if not counts:
+        return None
+    best = max(counts.values())
+    for a in answers:
+        if a is not None and counts[a] == best:
+            return a
+    return None  # pragma: no cover
+
+
+@dataclass
+class CallResult:
+    """Outcome of one (possibly two-step) model call."""
+
+    text: str = ""
+    answer: str | None = None
+    completion_used: bool = False
+    completion_text: str | None = None
+    error: str | None = None
+    fault: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    latency: float = 0.0
+
+
+def _usage(output: ModelOutput) -> Usage:
+    u = output.usage
+    if u is None:
+        return Usage()
+    return Usage(input_tokens=u.input_tokens or 0, output_tokens=u.output_tokens or 0)
+
+
+def _is_limit_error(ex: BaseException) -> bool:
+    # Inspect's sample limits (tokens, time, messages) must end the sample as Inspect
+    # intends, not become a fallback.
+    return type(ex).__name__ in ("LimitExceededError",)
+
+
+class Orchestrator:
+    """Runs one panel. Create once per eval (it resolves models lazily) and call :meth:`decide`."""
+
+    def __init__(
+        self,
+        panel: Panel,
+        agent_models: Sequence[Model] | None = None,
+        merger_model: Model | None = None,
+        cache: bool | CachePolicy = True,
+    ) -> None:
+        self.panel = panel
+        self.digest = panel.digest()
+        self._agent_models = list(agent_models) if agent_models is not None else None
+        self._merger_model = merger_model
+        self.cache = cache
+
+    # ---- models ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _resolve(spec: ModelSpec) -> Model:
+        if isinstance(spec.model, Model):
+            return spec.model
+        return get_model(spec.model, **spec.args)
+
+    def agent_model(self, slot: int) -> Model:
+        if self._agent_models is None:
+            self._agent_models = [self._resolve(a) for a in self.panel.agents]
+        return self._agent_models[slot]
+
+    def merger_model(self) -> Model | None:
+        if self._merger_model is None and self.panel.merger is not None:
+            self._merger_model = self._resolve(self.panel.merger)
+        return self._merger_model
+
+    def _config(self, spec: ModelSpec | None, max_tokens: int) -> GenerateConfig:
+        cfg = GenerateConfig(
+            temperature=self.panel.temperature,
+            seed=self.panel.seed,
+            max_tokens=spec.max_tokens if spec and spec.max_tokens else max_tokens,
+        )
+        if spec is not None and spec.config:
+            cfg = cfg.merge(GenerateConfig(**spec.config))
+        return cfg
+
+    def _cache(self, scope: dict[str, str]) -> bool | CachePolicy:
+        if self.cache is False:
+            return False
+        base = self.cache if isinstance(self.cache, CachePolicy) else CachePolicy(expiry=CACHE_EXPIRY)
+        return CachePolicy(
+            expiry=base.expiry, per_epoch=base.per_epoch, scopes={**base.scopes, **scope}
+        )
+
+    def agent_cache(self, slot: int) -> bool | CachePolicy:
+        """Cache scope of an analysis: the agent slot and what the analysis depends on, so two
+        slots on the same model never share an entry."""
+        return self._cache({"orch_role": f"agent{slot}", "orch_agent": self.panel.agent_digest(slot)})
+
+    def merge_cache(self) -> bool | CachePolicy:
+        """Cache scope of a merge: the whole panel digest, so a changed panel never reuses merges."""
+        return self._cache({"orch_role": "merger", "orch_panel": self.digest})
+
+    # ---- calls ----------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        model: Model,
+        question: Question,
+        prompt: str,
+        config: GenerateConfig,
+        cache: bool | CachePolicy,
+        completion_tokens: int | None,
+        parse_text: Callable[[str], str] = lambda t: t,
+    ) -> CallResult:
+        """One generate call, its parse, and (if enabled and needed) the answer-completion step."""
+        result = CallResult()
+        messages: list[ChatMessage] = [ChatMessageUser(content=prompt)]
+        token = current_question.set(question)
+        try:
+            start = time.perf_counter()
+            try:
+                output = await model.generate(messages, config=config, cache=cache)
+            except Exception as ex:  # a model fault never crashes an evaluation
+                if _is_limit_error(ex):
+                    raise
+                result.error = f"{type(ex).__name__}: {ex}"[:2000]
+                result.fault = "error"
+                result.latency = time.perf_counter() - start
+                return result
+            result.text = output.completion or ""
+            result.usage = _usage(output)
+            result.latency = output.time if output.time is not None else time.perf_counter() - start
+            if output.error:
+                result.error = str(output.error)[:2000]
+            result.answer = parse_answer(parse_text(result.text), question.kind.value, question.letters)
+            if result.answer is not None:
+                return result
+            if not result.text.strip():
+                result.fault = "empty"
+                return result
+            if completion_tokens is None:
+                result.fault = "unparsable"
+                return result
+            # answer-completion step: the analysis, then a short request for the answer line
+            follow = messages + [
+                ChatMessageAssistant(content=result.text),
+                ChatMessageUser(content=completion_prompt(question)),
+            ]
+            try:
+                out2 = await model.generate(
+                    follow, config=config.merge(GenerateConfig(max_tokens=completion_tokens)), cache=cache
+                )
+            except Exception as ex:
+                if _is_limit_error(ex):
+                    raise
+                result.error = f"completion step: {type(ex).__name__}: {ex}"[:2000]
+                result.fault = "unparsable"
+                return result
+            result.completion_text = out2.completion or ""
+            result.usage = result.usage + _usage(out2)
+            if out2.time is not None:
+                result.latency += out2.time
+            answer = parse_answer(parse_text(result.completion_text), question.kind.value, question.letters)
+            if answer is None:
+                result.fault = "unparsable"
+            else:
+                result.answer = answer
+                result.completion_used = True
+            return result
+        finally:
+            current_question.reset(token)
+
+    def _analysis_budget(self, question: Question) -> int:
+        b = self.panel.budgets
+        return b.analysis if question.kind == AnswerKind.choice else b.analysis_numeric
+
+    def _completion_budget(self) -> int | None:
+        return self.panel.budgets.completion if self.panel.completion_step else None
+
+    async def analyse(self, question: Question, slot: int) -> AgentRecord:
+        """One agent's structured analysis of one question."""
+        spec = self.panel.agents[slot]
+        lens = self.panel.lens_of(slot)
+        model = self.agent_model(slot)
+        r = await self._call(
+            model,
+            question,
+            analysis_prompt(question, lens),
+            self._config(spec, self._analysis_budget(question)),
+            self.agent_cache(slot),
+            self._completion_budget(),
+        )
+        return AgentRecord(
+            slot=slot,
+            model=spec.model_name,
+            lens=lens,
+            answer=r.answer,
+            text=r.text,
+            completion_used=r.completion_used,
+            completion_text=r.completion_text,
+            error=r.error,
+            fault=r.fault,
+            usage=r.usage,
+            latency=r.latency,
+            cost=self.panel.cost(spec.model_name, r.usage.input_tokens, r.usage.output_tokens),
+            correct=question.is_correct(r.answer),
+        )
+
+    async def merge(self, question: Question, records: Sequence[AgentRecord]) -> MergeRecord:
+        """The merger reads the consulted analyses (panel order, anonymised) and answers."""
+        spec = self.panel.merger
+        assert spec is not None
+        shown = [
+            (
+                f"Analyst {i + 1}" if self.panel.anonymise else rec.model,
+                rec.answer,
+                rec.text if rec.text.strip() else "(this analyst produced no analysis)",
+            )
+            for i, rec in enumerate(records)
+        ]
+        r = await self._call(
+            self.merger_model(),  # type: ignore[arg-type]
+            question,
+            merge_prompt(question, shown),
+            self._config(spec, self.panel.budgets.merge),
+            self.merge_cache(),
+            self._completion_budget(),
+            parse_text=strip_quoted,
+        )
+        return MergeRecord(
+            model=spec.model_name,
+            answer=r.answer,
+            text=r.text,
+            completion_used=r.completion_used,
+            completion_text=r.completion_text,
+            error=r.error,
+            fault=r.fault,
+            usage=r.usage,
+            latency=r.latency,
+            cost=self.panel.cost(spec.model_name, r.usage.input_tokens, r.usage.output_tokens),
+        )
+
+    async def decide(self, question: Question, consult: Sequence[int] | None = None) -> Decision:
+        """Decide one item. ``consult`` limits which agent slots are asked (router); others are
+        recorded as not consulted."""
+        n = len(self.panel.agents)
+        chosen = sorted(set(consult)) if consult is not None else list(range(n))
+        analysed = await gather([lambda s=s: self.analyse(question, s) for s in chosen])  # type: ignore[misc]
+        by_slot = {rec.slot: rec for rec in analysed}
+        agents = [
+            by_slot.get(s)
+            or AgentRecord(slot=s, model=self.panel.agents[s].model_name, lens=self.panel.lens_of(s), consulted=False)
+            for s in range(n)
+        ]
+        answers = [rec.answer for rec in analysed]
+        majority = majority_vote(answers)
+        notes: list[str] = []
+        merge_rec: MergeRecord | None = None
+        final: str | None = None
+        decided_by: str
+
+        parsed = sum(a is not None for a in answers)
+        if self.panel.merger is not None and parsed >= self.panel.min_analyses and analysed:
+            merge_rec = await self.merge(question, analysed)
+            if merge_rec.answer is not None:
+                final = merge_rec.answer
+                decided_by = "merger_completion" if merge_rec.completion_used else "merger"
+            else:
+                notes.append(f"merger gave no answer ({merge_rec.fault}): fallback chain")
+        elif self.panel.merger is not None:
+            notes.append(
+                f"only {parsed} parsed analyses (< min_analyses={self.panel.min_analyses}): merger skipped"
+            )
+        if final is None:
+            if majority is not None:
+                final = majority
+                decided_by = "single" if n == 1 and self.panel.merger is None else "majority"
+            else:
+                decided_by = "abstain"
+                notes.append("no agent produced a parsable answer: abstain")
+
+        usage = sum((rec.usage for rec in analysed), Usage())
+        cost = sum(rec.cost for rec in analysed)
+        if merge_rec is not None:
+            usage = usage + merge_rec.usage
+            cost += merge_rec.cost
+        correct = question.is_correct(final)
+        oracle = None if question.gold is None else any(bool(rec.correct) for rec in analysed)
+        return Decision(
+            question_id=question.id,
+            kind=question.kind.value,
+            final=final,
+            decided_by=decided_by,  # type: ignore[arg-type]
+            agents=agents,
+            majority=majority,
+            merge=merge_rec,
+            gold=question.gold,
+            correct=correct,
+            oracle=oracle,
+            majority_correct=question.is_correct(majority),
+            panel_digest=self.digest,
+            panel_name=self.panel.name,
+            usage=usage,
+            cost=cost,
+            notes=notes,
+        )
+
+    async def direct(self, question: Question, slot: int = 0) -> AgentRecord:
+        """The paper's letter-only baseline for one agent (short budget, no analysis)."""
+        spec = self.panel.agents[slot]
+        r = await self._call(
+            self.agent_model(slot),
+            question,
+            direct_prompt(question),
+            self._config(spec, self.panel.budgets.direct),
+            self._cache({"orch_role": f"direct{slot}", "orch_agent": self.panel.agent_digest(slot)}),
+            None,
+        )
+        return AgentRecord(
+            slot=slot,
+            model=spec.model_name,
+            answer=r.answer,
+            text=r.text,
+            error=r.error,
+            fault=r.fault,
+            usage=r.usage,
+            latency=r.latency,
+            cost=self.panel.cost(spec.model_name, r.usage.input_tokens, r.usage.output_tokens),
+            correct=question.is_correct(r.answer),
+        )

@@ -1,0 +1,1 @@
+"""Inspect AI front door: solvers (``orch_eval/orch`` ...) and the ``orch/`` model provider."""

@@ -1,0 +1,119 @@
+"""Turn Inspect objects into engine Questions and Decisions back into task state."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from inspect_ai.model import ChatMessage, ChatMessageAssistant, ModelOutput
+from inspect_ai.solver import TaskState
+
+from orch_eval.core.decision import Decision
+from orch_eval.core.question import LETTERS, AnswerKind, Question
+
+DECISION_KEY = "orch"
+"""Sample metadata key under which each item's Decision is stored."""
+
+
+def _domain(metadata: dict[str, Any] | None) -> str | None:
+    if not metadata:
+        return None
+    for key in ("subject", "category", "domain"):
+        value = metadata.get(key)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def question_from_state(state: TaskState) -> Question:
+    """The Question of a sample: the input text, its choices (if any) and its target as gold.
+
+    With ``--solver`` the task's own prompt template is replaced, so ``state.input_text`` is
+    the raw question (MMLU, MMLU-Pro, GSM8K); choices come from ``state.choices``.
+    """
+    target = state.target.text.strip() if state.target and state.target.target else None
+    domain = _domain(state.metadata)
+    if state.choices is not None and len(state.choices) > 0:
+        options = [c.value for c in state.choices]
+        gold = target.upper() if target and len(target) == 1 and target.upper() in LETTERS[: len(options)] else None
+        return Question(
+            id=str(state.sample_id), stem=state.input_text, options=options, domain=domain, gold=gold
+        )
+    return Question(
+        id=str(state.sample_id), stem=state.input_text, kind=AnswerKind.numeric, domain=domain, gold=target
+    )
+
+
+def render_answer(decision: Decision) -> str:
+    """The completion text: the merger's justification (if any), then ``ANSWER: X``.
+
+    Inspect's ``choice()`` scorer reads the marked choices; ``match(numeric=True)`` reads the
+    last number, which is the final line's.
+    """
+    final = decision.final if decision.final is not None else "(abstained)"
+    lead = f"ORCH decision ({decision.decided_by})."
+    return f"{lead}\nANSWER: {final}"
+
+
+def apply_decision(state: TaskState, decision: Decision, model: str) -> TaskState:
+    """Write the Decision into the task state: output, marked choice, metadata."""
+    text = render_answer(decision)
+    state.output = ModelOutput.from_content(model=model, content=text)
+    state.messages.append(ChatMessageAssistant(content=text, model=model))
+    if state.choices is not None and len(state.choices) > 0:
+        for i in range(len(state.choices)):
+            state.choices.mark_choice(i, LETTERS[i] == decision.final)
+    state.metadata[DECISION_KEY] = decision.model_dump(mode="json")
+    return state
+
+
+_OPTION = re.compile(r"(?m)^\s*\(?([A-J])[\).:]\s+(.+)$")
+
+
+def question_from_messages(messages: list[ChatMessage], item_id: str) -> Question:
+    """A Question from a harness-rendered conversation (the ``orch/`` model provider's view).
+
+    The stem is the conversation's system text (few-shot examples, if the task adds them)
+    followed by the last user message; options are read from ``A) ...`` lines of the last user
+    message, or taken from Inspect's active sample. Gold and domain come from the active
+    sample, for bookkeeping only (they never enter a prompt).
+    """
+    system = "\n\n".join(m.text for m in messages if m.role == "system" and m.text.strip())
+    user = next((m.text for m in reversed(messages) if m.role == "user"), "")
+    stem = f"{system}\n\n{user}".strip() if system else user
+    options: list[str] | None = None
+    gold: str | None = None
+    domain: str | None = None
+    try:
+        from inspect_ai.log._samples import sample_active
+
+        active = sample_active()
+    except Exception:  # pragma: no cover - outside an Inspect sample
+        active = None
+    if active is not None:
+        sample = active.sample
+        item_id = str(sample.id) if sample.id is not None else item_id
+        domain = _domain(sample.metadata)
+        if sample.choices:
+            options = list(sample.choices)
+        target = sample.target if isinstance(sample.target, str) else None
+        if target is not None:
+            gold = target.strip()
+    if options is None:
+        found: list[str] = []
+        for letter, text in _OPTION.findall(user):
+            if len(found) < len(LETTERS) and letter == LETTERS[len(found)]:
+                found.append(text.strip())
+        options = found if len(found) >= 2 else None
+    if options:
+        if gold is not None and gold.upper() not in LETTERS[: len(options)]:
+            gold = None
+        return Question(
+            id=item_id,
+            stem=stem,
+            options=options,
+            options_in_stem=True,
+            domain=domain,
+            gold=gold.upper() if gold else None,
+        )
+    return Question(id=item_id, stem=stem, kind=AnswerKind.numeric, domain=domain, gold=gold)

@@ -1,0 +1,112 @@
+"""``orch/<label>``: ORCH as an Inspect model, so a task keeps its own solver chain.
+
+``inspect eval inspect_evals/mmlu_0_shot --model orch/local -M panel=solvers/local.yaml``:
+the task renders its prompt (templates, few-shot system messages) and calls ``generate``;
+this provider hands the rendered conversation to the engine as the question, and returns a
+completion ending in ``ANSWER: X`` (or the number), which the task's own scorer reads.
+
+The task's GenerateConfig (e.g. ``max_tokens=16`` in MMLU) is NOT passed to the agents: the
+panel's budgets apply. Usage is reported by the agent and merger calls themselves (Inspect
+records them per model), so this provider reports none, to avoid counting it twice. The
+Decision is attached to the output's metadata and to the sample's store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, modelapi
+from inspect_ai.tool import ToolChoice, ToolInfo
+
+from orch_eval.core.engine import Orchestrator
+from orch_eval.core.panel import Panel, load_panel
+from orch_eval.inspect.adapt import DECISION_KEY, question_from_messages, render_answer
+
+
+class OrchModel(ModelAPI):
+    """Model API that answers every generate call with an ORCH decision."""
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        panel: str | dict[str, Any] | Panel | None = None,
+        agents: str | list[str] | None = None,
+        merger: str | None = None,
+        cache: bool | str = True,
+        **panel_fields: Any,
+    ) -> None:
+        super().__init__(model_name, base_url, api_key, [], config)
+        for key in ("lenses", "anonymise", "min_analyses", "seed"):
+            if key in panel_fields and isinstance(panel_fields[key], str):
+                panel_fields[key] = _coerce(panel_fields[key])
+        if panel is not None:
+            resolved = load_panel(panel)
+            if panel_fields:
+                from orch_eval.core.panel import validate_panel
+
+                resolved = validate_panel({**resolved.model_dump(), **panel_fields}, source=f"panel {panel}")
+        elif agents is not None:
+            resolved = Panel.from_args(agents, merger, **panel_fields)
+        else:
+            from orch_eval.core.errors import OrchConfigError
+
+            raise OrchConfigError(
+                f"orch/{model_name}: no panel. Pass -M panel=solvers/NAME.yaml "
+                "or -M agents=provider/a,provider/b -M merger=provider/m"
+            )
+        if resolved.name is None:
+            resolved = resolved.model_copy(update={"name": model_name})
+        use_cache = cache if isinstance(cache, bool) else str(cache).lower() not in ("false", "0", "no")
+        self.engine = Orchestrator(resolved, cache=use_cache)
+
+    def max_connections(self) -> int:
+        # Throttling belongs to the agents' and merger's own providers.
+        return 10_000
+
+    def connection_key(self) -> str:
+        return self.engine.digest
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        text = "\n".join(m.text for m in input)
+        fallback_id = hashlib.sha256(text.encode()).hexdigest()[:16]
+        question = question_from_messages(input, fallback_id)
+        decision = await self.engine.decide(question)
+        output = ModelOutput.from_content(model=f"orch/{self.model_name}", content=render_answer(decision))
+        output.metadata = {DECISION_KEY: decision.model_dump(mode="json")}
+        _store_decision(decision.model_dump(mode="json"))
+        return output
+
+
+def _store_decision(decision: dict[str, Any]) -> None:
+    """Keep the Decision in the sample's store, which the log carries per sample."""
+    try:
+        from inspect_ai.util import store
+
+        store().set(DECISION_KEY, decision)
+    except Exception:  # pragma: no cover - outside a sample
+        pass
+
+
+def _coerce(value: str) -> Any:
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+@modelapi(name="orch")
+def orch_provider() -> type[ModelAPI]:
+    return OrchModel

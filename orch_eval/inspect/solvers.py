@@ -1,0 +1,270 @@
+"""Inspect solvers: ``orch_eval/orch``, ``single``, ``majority_vote``, ``direct``.
+
+Each replaces a task's solver chain (``--solver``) and leaves the task's scorer untouched:
+multiple-choice answers are marked on ``state.choices`` (read by ``choice()``), numeric
+answers end the completion (read by ``match(numeric=True)``). Every sample's Decision goes to
+``state.metadata["orch"]``.
+
+Where the panel comes from, in order: ``-S panel=solvers/NAME.yaml`` (or a preset name),
+``-S agents=a,b,c -S merger=m``, or the model roles ``agents`` (a list:
+``--model-role agents=a,b,c``) and ``merger``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inspect_ai.model import Model, model_roles
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+from orch_eval.core.decision import Decision
+from orch_eval.core.engine import Orchestrator
+from orch_eval.core.errors import OrchConfigError
+from orch_eval.core.panel import Panel, load_panel, validate_panel
+from orch_eval.inspect.adapt import apply_decision, question_from_state
+
+
+def panel_from_roles(overrides: dict[str, Any], need_merger: bool) -> Panel:
+    """A panel from the eval's model roles ``agents`` (one or a list) and ``merger``."""
+    roles = model_roles()
+    agents = roles.get("agents")
+    merger = roles.get("merger")
+    if agents is None:
+        raise OrchConfigError(
+            "no panel: pass --model-role agents=provider/a,provider/b --model-role merger=provider/m, "
+            "or -S panel=solvers/NAME.yaml, or -S agents=... -S merger=..."
+        )
+    agent_list: list[Model] = agents if isinstance(agents, list) else [agents]
+    if need_merger and merger is None:
+        raise OrchConfigError(
+            "missing model role 'merger': add --model-role merger=provider/model "
+            "(or use --solver orch_eval/majority_vote for a panel without a merger)"
+        )
+    merger_model = merger[0] if isinstance(merger, list) else merger
+    data: dict[str, Any] = {"agents": [{"model": m} for m in agent_list], **overrides}
+    if need_merger:
+        data["merger"] = {"model": merger_model}
+    return validate_panel(data, source="model roles")
+
+
+def resolve_panel(
+    panel: str | dict[str, Any] | Panel | None,
+    agents: str | list[str] | None,
+    merger: str | None,
+    overrides: dict[str, Any],
+    need_merger: bool = True,
+) -> Panel:
+    """Resolve the panel of a solver from its arguments (see module docstring)."""
+    if panel is not None:
+        resolved = load_panel(panel)
+        if overrides:
+            resolved = validate_panel({**resolved.model_dump(exclude_none=False), **overrides}, source=f"panel {panel} with overrides")
+    elif agents is not None:
+        resolved = Panel.from_args(agents, merger, **overrides)
+    else:
+        return panel_from_roles(overrides, need_merger)
+    if need_merger and resolved.merger is None:
+        raise OrchConfigError(
+            f"panel {resolved.name or ''} has no merger: add 'merger:' to it "
+            "(or use --solver orch_eval/majority_vote)"
+        )
+    return resolved
+
+
+class _Lazy:
+    """Builds the Orchestrator on first use, inside the eval (model roles exist only there)."""
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._orch: Orchestrator | None = None
+
+    def get(self) -> Orchestrator:
+        if self._orch is None:
+            self._orch = self._build()
+        return self._orch
+
+
+def _overrides(lenses: str | None, seed: int | None, extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(extra)
+    if lenses is not None:
+        out["lenses"] = lenses
+    if seed is not None:
+        out["seed"] = seed
+    return out
+
+
+@solver
+def orch(
+    panel: str | None = None,
+    agents: str | list[str] | None = None,
+    merger: str | None = None,
+    lenses: str | None = None,
+    seed: int | None = None,
+    cache: bool = True,
+    **panel_fields: Any,
+) -> Solver:
+    """ORCH: every agent writes a structured analysis in parallel; the merger decides.
+
+    Args:
+        panel: Preset name or YAML path (``solvers/local.yaml``).
+        agents: Comma-separated Inspect model names (instead of a preset or roles).
+        merger: Inspect model name of the merger.
+        lenses: ``auto`` to assign concept / elimination / verification lenses by panel order.
+        seed: Seed passed to every call (default 0).
+        cache: Use Inspect's cache, scoped per agent slot and panel digest.
+        **panel_fields: Other panel fields (e.g. ``min_analyses=2``, ``anonymise=false``).
+    """
+    overrides = _overrides(lenses, seed, panel_fields)
+    lazy = _Lazy(lambda: Orchestrator(resolve_panel(panel, agents, merger, overrides), cache=cache))
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        engine = lazy.get()
+        decision = await engine.decide(question_from_state(state))
+        return apply_decision(state, decision, model=f"orch/{engine.panel.name or engine.digest}")
+
+    return solve
+
+
+@solver
+def single(
+    agent: int = 0,
+    panel: str | None = None,
+    agents: str | list[str] | None = None,
+    model: str | None = None,
+    lenses: str | None = None,
+    seed: int | None = None,
+    cache: bool = True,
+    **panel_fields: Any,
+) -> Solver:
+    """The fair single-model baseline: one agent, the same analysis prompt and budget as in ORCH.
+
+    With a panel (preset, ``agents=`` or roles), ``agent`` picks the slot; its calls share the
+    cache scope of that slot inside ``orch``, so a ``single`` run after an ``orch`` run of the
+    same panel costs nothing and gives exactly the agent's recorded answers. ``model=`` (or the
+    eval's ``--model``) evaluates one model on its own.
+    """
+    overrides = _overrides(lenses, seed, panel_fields)
+
+    def build() -> Orchestrator:
+        if model is not None:
+            p = Panel.from_args([model], None, **overrides)
+        elif panel is None and agents is None and "agents" not in model_roles():
+            from inspect_ai.model import get_model
+
+            p = validate_panel({"agents": [{"model": get_model()}], **overrides}, source="--model")
+        else:
+            p = resolve_panel(panel, agents, None, overrides, need_merger=False)
+        if not 0 <= agent < len(p.agents):
+            raise OrchConfigError(f"single: agent={agent} is out of range (the panel has {len(p.agents)} agents)")
+        return Orchestrator(p, cache=cache)
+
+    lazy = _Lazy(build)
+    slot = 0 if model is not None else agent
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        engine = lazy.get()
+        q = question_from_state(state)
+        rec = await engine.analyse(q, slot)
+        decision = Decision(
+            question_id=q.id,
+            kind=q.kind.value,
+            final=rec.answer,
+            decided_by="single" if rec.answer is not None else "abstain",
+            agents=[rec],
+            majority=rec.answer,
+            gold=q.gold,
+            correct=q.is_correct(rec.answer),
+            oracle=rec.correct,
+            majority_correct=rec.correct,
+            panel_digest=engine.digest,
+            panel_name=engine.panel.name,
+            usage=rec.usage,
+            cost=rec.cost,
+        )
+        return apply_decision(state, decision, model=rec.model)
+
+    return solve
+
+
+@solver
+def majority_vote(
+    panel: str | None = None,
+    agents: str | list[str] | None = None,
+    lenses: str | None = None,
+    seed: int | None = None,
+    cache: bool = True,
+    **panel_fields: Any,
+) -> Solver:
+    """Majority vote of the agents' analyses (ties: panel order); no merger call.
+
+    Analyses share their cache scope with ``orch`` on the same agents, so after an ``orch`` run
+    this costs nothing.
+    """
+    overrides = _overrides(lenses, seed, panel_fields)
+
+    def build() -> Orchestrator:
+        p = resolve_panel(panel, agents, None, overrides, need_merger=False)
+        return Orchestrator(p.model_copy(update={"merger": None}), cache=cache)
+
+    lazy = _Lazy(build)
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        engine = lazy.get()
+        decision = await engine.decide(question_from_state(state))
+        return apply_decision(state, decision, model=f"vote/{engine.panel.name or engine.digest}")
+
+    return solve
+
+
+@solver
+def direct(
+    agent: int = 0,
+    panel: str | None = None,
+    agents: str | list[str] | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    cache: bool = True,
+) -> Solver:
+    """The paper's letter-only baseline (answer at once, short budget), for reproducing its table.
+
+    Not a fair comparison with ORCH (no room to reason): use ``single`` for that.
+    """
+    overrides = _overrides(None, seed, {})
+
+    def build() -> Orchestrator:
+        if model is not None:
+            p = Panel.from_args([model], None, **overrides)
+        elif panel is None and agents is None and "agents" not in model_roles():
+            from inspect_ai.model import get_model
+
+            p = validate_panel({"agents": [{"model": get_model()}], **overrides}, source="--model")
+        else:
+            p = resolve_panel(panel, agents, None, overrides, need_merger=False)
+        return Orchestrator(p, cache=cache)
+
+    lazy = _Lazy(build)
+    slot = 0 if model is not None else agent
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        engine = lazy.get()
+        q = question_from_state(state)
+        rec = await engine.direct(q, slot)
+        decision = Decision(
+            question_id=q.id,
+            kind=q.kind.value,
+            final=rec.answer,
+            decided_by="single" if rec.answer is not None else "abstain",
+            agents=[rec],
+            majority=rec.answer,
+            gold=q.gold,
+            correct=q.is_correct(rec.answer),
+            oracle=rec.correct,
+            majority_correct=rec.correct,
+            panel_digest=engine.digest,
+            panel_name=engine.panel.name,
+            usage=rec.usage,
+            cost=rec.cost,
+        )
+        return apply_decision(state, decision, model=rec.model)
+
+    return solve

@@ -1,0 +1,1 @@
+"""Model providers of our own: ``gguf/`` (local GGUF models) and ``orchfake/`` (deterministic fake)."""
