@@ -162,26 +162,29 @@ class OrchFake(ModelAPI):
     # ---- behaviour -----------------------------------------------------------------------
 
     def _item(self, messages: list[ChatMessage]) -> tuple[str, str | None, str | None, int]:
-        """(stem key, gold, kind, number of options) of the item being answered."""
-        q = current_question.get()
-        if q is not None:
-            return q.stem, q.gold, q.kind.value, len(q.options or [])
-        text = _last_user_text(messages)
-        gold = None
-        n_options = len(set(_OPTION_LINE.findall(text)))
-        try:
-            from inspect_ai.log._samples import sample_active
+        """(stem key, gold, kind, number of options) of the item being answered.
 
-            active = sample_active()
-            if active is not None:
-                gold = active.sample.target if isinstance(active.sample.target, str) else None
-                if active.sample.choices:
-                    n_options = len(active.sample.choices)
-                stem = active.sample.input if isinstance(active.sample.input, str) else text
-                return stem, gold, "choice" if n_options else "numeric", n_options
-        except Exception:  # pragma: no cover - outside an Inspect sample
-            pass
-        return text, gold, "choice" if n_options else "numeric", n_options
+        The stem key is the raw question text: Inspect's active sample input when there is one
+        (so the solver and the ``orch/`` provider paths, whose prompts differ, give the same
+        answers), else the engine's current question, else the last user message.
+        """
+        q = current_question.get()
+        text = _last_user_text(messages)
+        if q is not None:
+            stem, gold, kind, n_options = q.stem, q.gold, q.kind.value, len(q.options or [])
+        else:
+            n_options = len(set(_OPTION_LINE.findall(text)))
+            stem, gold, kind = text, None, ("choice" if n_options else "numeric")
+        from inspect_ai.log._samples import sample_active
+
+        active = sample_active()
+        if active is not None and isinstance(active.sample.input, str):
+            stem = active.sample.input
+            if gold is None and isinstance(active.sample.target, str):
+                gold = active.sample.target
+            if active.sample.choices:
+                n_options, kind = len(active.sample.choices), "choice"
+        return stem, gold, kind, n_options
 
     def answer_for(self, stem: str, gold: str | None, kind: str, n_options: int) -> str:
         """The answer this fake gives to an item (pure function of its inputs)."""
