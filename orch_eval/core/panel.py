@@ -267,7 +267,11 @@ def preset_dirs() -> list[Path]:
         dirs += [Path(p) for p in os.environ[PRESET_DIRS_ENV].split(os.pathsep) if p]
     dirs.append(Path.cwd() / "solvers")
     dirs.append(Path(__file__).resolve().parents[2] / "solvers")
-    return dirs
+    unique: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [u.resolve() for u in unique]:
+            unique.append(d)
+    return unique
 
 
 def load_panel(spec: "str | Path | dict[str, Any] | Panel") -> Panel:
