@@ -7,6 +7,7 @@ items). Entry point: :func:`compare`, returning a :class:`Report`. See
 """
 
 from orch_eval.stats.clustered import ClusteredEstimate, clustered_mean, clustered_se
+from orch_eval.stats.diagnostics import MergerDiagnostics, merger_diagnostics
 from orch_eval.stats.intervals import (
     Interval,
     bootstrap_paired_ci,
@@ -16,6 +17,7 @@ from orch_eval.stats.intervals import (
     tango_paired_ci,
     wilson_interval,
 )
+from orch_eval.stats.loaders import LoadedSystems, LogLoadError, load_inspect_log, load_lm_eval_samples, load_logs
 from orch_eval.stats.outcomes import ItemSetMismatchError, MissingClusterError, PairedOutcomes
 from orch_eval.stats.paired import (
     CochranQResult,
@@ -34,6 +36,9 @@ __all__ = [
     "Comparison",
     "Interval",
     "ItemSetMismatchError",
+    "LoadedSystems",
+    "LogLoadError",
+    "MergerDiagnostics",
     "McNemarResult",
     "MissingClusterError",
     "PairedOutcomes",
@@ -48,7 +53,11 @@ __all__ = [
     "compare",
     "connor_power",
     "discordant_counts",
+    "load_inspect_log",
+    "load_lm_eval_samples",
+    "load_logs",
     "mcnemar",
+    "merger_diagnostics",
     "minimum_detectable_effect",
     "newcombe_paired_ci",
     "paired_table",
