@@ -1,0 +1,191 @@
+"""Decision sidecars: every item's ORCH Decision next to lm-eval's ``--log_samples`` output.
+
+lm-eval's per-sample log has no slot for model-side metadata (a loglikelihood response is a
+bare ``(float, bool)``), so the adapter writes one JSON line per item to
+``orch_decisions_<task>_<date_id>.jsonl`` in the same directory as, and with the same
+``<date_id>`` as, ``samples_<task>_<date_id>.jsonl``. Each line::
+
+    {"task": ..., "doc_id": ..., "question_id": ..., "family": ..., "panel_digest": ...,
+     "panel_name": ..., "decision": {<orch_eval.core.decision.Decision>}}
+
+``doc_id`` is the samples file's ``doc_id``; ``question_id`` is the same id the Inspect path
+uses, so runs of several systems (and of the two harnesses) pair item by item
+(:func:`outcomes`).
+
+The writing hooks ``EvaluationTracker.save_results_samples`` (wrapped once, when
+``orch_eval.lm_eval`` is imported): after lm-eval wrote a task's samples, the wrapper writes
+the Decisions the live ``orch`` models hold for that task's documents.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orch_eval.core.decision import Decision
+
+if TYPE_CHECKING:
+    from orch_eval.lm_eval.model import OrchLM
+    from orch_eval.lm_eval.questions import Item
+
+logger = logging.getLogger("orch_eval.lm_eval")
+
+SIDECAR_PREFIX = "orch_decisions_"
+
+MAX_TRACKED = 16
+_models: "list[OrchLM]" = []
+"""Strong references: lm-eval drops its model when ``simple_evaluate`` returns, before the CLI
+saves the samples, so the records must outlive it (only the most recent few are kept)."""
+_clock = itertools.count(1)
+
+
+def register(model: "OrchLM") -> None:
+    """Track a model; the most recently used one answers sidecar lookups first."""
+    touch(model)
+    _models.append(model)
+    del _models[:-MAX_TRACKED]
+
+
+def touch(model: "OrchLM") -> None:
+    model._orch_last_used = next(_clock)  # type: ignore[attr-defined]
+
+
+def _live_models() -> list["OrchLM"]:
+    return sorted(_models, key=lambda m: getattr(m, "_orch_last_used", 0), reverse=True)
+
+
+def store_key(task: str, question_id: str) -> str:
+    return f"{task}\x1f{question_id}"
+
+
+def make_record(item: "Item", decision: Decision) -> dict[str, Any]:
+    return {
+        "task": item.task,
+        "doc_id": item.doc_id,
+        "question_id": item.question.id,
+        "family": item.family,
+        "panel_digest": decision.panel_digest,
+        "panel_name": decision.panel_name,
+        "decision": decision.model_dump(mode="json"),
+    }
+
+
+def write_records(path: Path, records: Iterable[Mapping[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    return path
+
+
+def _item_for_sample(task: str, sample: Mapping[str, Any]) -> "Item | None":
+    """Rebuild the Item of a logged sample (document + request arguments), as the model did."""
+    from orch_eval.lm_eval.questions import generate_item, loglikelihood_item
+
+    args = [tuple(a) for a in sample.get("arguments") or []]
+    if not args:
+        return None
+    doc = sample.get("doc")
+    doc_id = sample.get("doc_id")
+    if len(args[0]) == 2 and isinstance(args[0][1], dict):
+        return generate_item(task, doc_id, doc, args[0][0])
+    if all(len(a) == 2 and isinstance(a[1], str) for a in args):
+        context = args[0][0]
+        conts = [a[1] for a in args if a[0] == context]
+        return loglikelihood_item(task, doc_id, doc, context, conts)
+    return None
+
+
+def records_for_samples(task: str, samples: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The Decision records of a task's logged samples, one per document (filters repeat docs)."""
+    models = _live_models()
+    out: list[dict[str, Any]] = []
+    seen: set[Any] = set()
+    for sample in samples:
+        doc_id = sample.get("doc_id")
+        if doc_id in seen:
+            continue
+        seen.add(doc_id)
+        item = _item_for_sample(task, sample)
+        if item is None:
+            continue
+        for model in models:
+            record = model.lookup(task, item.question.id)
+            if record is not None:
+                out.append({**record, "doc_id": doc_id})
+                break
+    return out
+
+
+def install_tracker_hook() -> None:
+    """Wrap ``EvaluationTracker.save_results_samples`` to also write the Decision sidecar."""
+    from lm_eval.loggers.evaluation_tracker import EvaluationTracker
+
+    original = EvaluationTracker.save_results_samples
+    if getattr(original, "_orch_sidecar", False):
+        return
+
+    @functools.wraps(original)
+    def save_results_samples(self: Any, task_name: str, samples: Any) -> None:
+        records: list[dict[str, Any]] = []
+        if self.output_path and _models:
+            try:  # before the original call, which rewrites the samples' arguments in place
+                records = records_for_samples(task_name, samples)
+            except Exception:  # never lose lm-eval's own samples file over a sidecar
+                logger.exception("orch: could not collect Decisions for task %s", task_name)
+        original(self, task_name, samples)
+        if records:
+            path = Path(self.output_path)
+            path = path.parent if path.suffix == ".json" else path / str(self.general_config_tracker.model_name_sanitized)
+            out = write_records(path / f"{SIDECAR_PREFIX}{task_name}_{self.date_id}.jsonl", records)
+            logger.info("orch: wrote %d Decisions to %s", len(records), out)
+
+    save_results_samples._orch_sidecar = True  # type: ignore[attr-defined]
+    EvaluationTracker.save_results_samples = save_results_samples  # type: ignore[method-assign]
+
+
+# ---- reading back -------------------------------------------------------------------------
+
+
+def read_decisions(path: str | Path) -> list[dict[str, Any]]:
+    """Read a sidecar (or a directory of them): records with ``decision`` as a :class:`Decision`."""
+    p = Path(path)
+    files = sorted(p.rglob(f"{SIDECAR_PREFIX}*.jsonl")) if p.is_dir() else [p]
+    out = []
+    for file in files:
+        with open(file, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    record = json.loads(line)
+                    record["decision"] = Decision.model_validate(record["decision"])
+                    out.append(record)
+    return out
+
+
+def outcomes(records: Iterable[Mapping[str, Any]], prefix: str = "") -> dict[str, dict[str, bool]]:
+    """Per-item correctness of the systems one ORCH log contains, keyed by question id.
+
+    Systems: ``orch`` (the final answer), ``majority`` (the agents' vote), ``oracle`` and each
+    agent (``agent<slot>:<model>``). The result feeds
+    ``orch_eval.stats.PairedOutcomes.from_dict``; ``prefix`` tells panels apart when several
+    logs are combined. Items without a gold answer are left out.
+    """
+    systems: dict[str, dict[str, bool]] = {}
+    for record in records:
+        d = record["decision"]
+        if not isinstance(d, Decision):
+            d = Decision.model_validate(d)
+        if d.correct is None:
+            continue
+        qid = record["question_id"]
+        systems.setdefault(f"{prefix}orch", {})[qid] = bool(d.correct)
+        systems.setdefault(f"{prefix}majority", {})[qid] = bool(d.majority_correct)
+        systems.setdefault(f"{prefix}oracle", {})[qid] = bool(d.oracle)
+        for a in d.agents:
+            systems.setdefault(f"{prefix}agent{a.slot}:{a.model}", {})[qid] = bool(a.correct)
+    return systems
