@@ -40,6 +40,7 @@ from orch_eval.core.prompts import (
     strip_quoted,
 )
 from orch_eval.core.question import AnswerKind, Question
+from orch_eval.core.redact import redact
 
 T = TypeVar("T")
 
@@ -183,7 +184,7 @@ class Orchestrator:
             except Exception as ex:  # a model fault never crashes an evaluation
                 if _is_limit_error(ex):
                     raise
-                result.error = f"{type(ex).__name__}: {ex}"[:2000]
+                result.error = redact(f"{type(ex).__name__}: {ex}")[:2000]  # type: ignore[index]
                 result.fault = "error"
                 result.latency = time.perf_counter() - start
                 return result
@@ -191,7 +192,7 @@ class Orchestrator:
             result.usage = _usage(output)
             result.latency = output.time if output.time is not None else time.perf_counter() - start
             if output.error:
-                result.error = str(output.error)[:2000]
+                result.error = redact(str(output.error))[:2000]  # type: ignore[index]
             result.answer = parse_answer(parse_text(result.text), question.kind.value, question.letters)
             if result.answer is not None:
                 return result
@@ -213,7 +214,7 @@ class Orchestrator:
             except Exception as ex:
                 if _is_limit_error(ex):
                     raise
-                result.error = f"completion step: {type(ex).__name__}: {ex}"[:2000]
+                result.error = redact(f"completion step: {type(ex).__name__}: {ex}")[:2000]  # type: ignore[index]
                 result.fault = "unparsable"
                 return result
             result.completion_text = out2.completion or ""

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.prompts import LENS_ORDER, LENSES, PROMPT_VERSION
+from orch_eval.core.redact import redact_args
 
 PRESET_DIRS_ENV = "ORCH_EVAL_PRESETS"
 
@@ -87,7 +88,7 @@ class ModelSpec(BaseModel):
             "lens": self.lens,
             "max_tokens": self.max_tokens,
             "config": self.config,
-            "args": self.args,
+            "args": redact_args(self.args),
         }
 
 

@@ -71,7 +71,14 @@ class FakeRateLimitError(Exception):
 
 
 class FakeServerError(Exception):
-    """A persistent server fault: retried, then fails."""
+    """A persistent server fault: retried (bounded: three attempts in all), then fails."""
+
+    def __init__(self, message: str, attempt: int) -> None:
+        super().__init__(message)
+        self.attempt = attempt
+
+
+SERVER_ATTEMPTS = 3
 
 
 def _uniform(*parts: object) -> float:
@@ -123,7 +130,7 @@ class OrchFake(ModelAPI):
         known = {"gold", "fixed", "vote", "noanswer", "echo", "inject"}
         if behaviour not in known:
             raise ValueError(f"orchfake: unknown behaviour {behaviour!r}; choose one of {', '.join(sorted(known))}")
-        allowed = {"p", "seed", "latency", "jitter", "fail", "fault", "letter", "value", "max_connections"}
+        allowed = {"p", "seed", "latency", "jitter", "fail", "fault", "letter", "value", "max_connections", "leak_env"}
         unknown = set(params) - allowed
         if unknown:
             raise ValueError(f"orchfake/{model_name}: unknown parameter(s) {', '.join(sorted(unknown))}")
@@ -139,6 +146,8 @@ class OrchFake(ModelAPI):
         self.letter = str(params.get("letter", "A")).upper()
         self.value = str(params.get("value", "0"))
         self._max_connections = int(params.get("max_connections", 1000))
+        self.leak_env = params.get("leak_env")
+        """Name of an environment variable whose value injected errors echo (secret-redaction tests)."""
 
     # ---- provider settings ---------------------------------------------------------------
 
@@ -149,7 +158,9 @@ class OrchFake(ModelAPI):
         return self.model_name
 
     def should_retry(self, ex: Exception) -> bool:
-        return isinstance(ex, (FakeRateLimitError, FakeServerError))
+        if isinstance(ex, FakeServerError):
+            return ex.attempt < SERVER_ATTEMPTS
+        return isinstance(ex, FakeRateLimitError)
 
     def retry_wait(self) -> Any:
         from tenacity import wait_fixed
@@ -253,13 +264,15 @@ class OrchFake(ModelAPI):
                 _attempts[key] += 1
                 attempt = _attempts[key]
             if fault == "error":
-                raise RuntimeError(f"orchfake injected error ({call})")
+                leak = os.environ.get(str(self.leak_env)) if self.leak_env else None
+                detail = f" with header Authorization: Bearer {leak}" if leak else ""
+                raise RuntimeError(f"orchfake injected error ({call}){detail}")
             if fault == "timeout":
                 raise TimeoutError(f"orchfake injected timeout ({call})")
             if fault == "ratelimit" and attempt == 1:
                 raise FakeRateLimitError("orchfake injected rate limit (429)")
             if fault == "server":
-                raise FakeServerError("orchfake injected server error (500)")
+                raise FakeServerError(f"orchfake injected server error (500), attempt {attempt}", attempt)
 
         answer = self.answer_for(stem, gold, kind, n_options)
         text = self._text(call, answer, kind, prompt, fault)
