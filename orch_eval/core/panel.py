@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.prompts import LENS_ORDER, LENSES, PROMPT_VERSION
 from orch_eval.core.redact import redact_args
+from orch_eval.core.router import RouterConfig, coerce_router
 
 PRESET_DIRS_ENV = "ORCH_EVAL_PRESETS"
 
@@ -142,8 +143,14 @@ class Panel(BaseModel):
     currency: str = "USD"
     prices: dict[str, Price] = Field(default_factory=dict)
     """Per-model prices (keys are model names), one currency for the whole panel."""
-    router: dict[str, Any] | None = None
-    """EMA router settings (see ``orch_eval.core.router``); None: consult every agent."""
+    router: RouterConfig | None = None
+    """EMA router settings (see ``orch_eval.core.router``); None: consult every agent. A mapping,
+    ``on``/``off`` or a ``RouterConfig`` is accepted."""
+
+    @field_validator("router", mode="before")
+    @classmethod
+    def _router(cls, v: Any) -> Any:
+        return v if isinstance(v, dict) else coerce_router(v)
 
     @model_validator(mode="after")
     def _check(self) -> "Panel":
@@ -177,7 +184,7 @@ class Panel(BaseModel):
             "min_analyses": self.min_analyses,
             "anonymise": self.anonymise,
             "completion_step": self.completion_step,
-            "router": self.router,
+            "router": None if self.router is None or not self.router.enabled else self.router.identity(),
         }
 
     def digest(self) -> str:

@@ -114,12 +114,18 @@ def orch(
         cache: Use Inspect's cache, scoped per agent slot and panel digest.
         **panel_fields: Other panel fields (e.g. ``min_analyses=2``, ``anonymise=false``).
     """
+    from orch_eval.inspect.routing import Routing, apply_router_args, decide_routed, pop_router_args
+
+    router_args = pop_router_args(panel_fields)  # router=on|off, top_k, router_state, ... (see routing.py)
     overrides = _overrides(lenses, seed, panel_fields)
-    lazy = _Lazy(lambda: Orchestrator(resolve_panel(panel, agents, merger, overrides), cache=cache))
+    lazy = _Lazy(
+        lambda: Orchestrator(apply_router_args(resolve_panel(panel, agents, merger, overrides), router_args), cache=cache)
+    )
+    routing = Routing()
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         engine = lazy.get()
-        decision = await engine.decide(question_from_state(state))
+        decision = await decide_routed(engine, question_from_state(state), state, routing)
         return apply_decision(state, decision, model=f"orch/{engine.panel.name or engine.digest}")
 
     return solve

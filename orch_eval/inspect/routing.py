@@ -1,0 +1,417 @@
+"""Inspect glue of the EMA router: dataset positions, the prequential wait, shadow mode, calibration.
+
+Dataset position of a sample: when a task starts, Inspect registers the eval with
+``inspect_ai._control.eval_state.register_eval(eval_id, ..., sample_ids=..., epochs=...)``,
+where ``sample_ids`` are the ids of the task's dataset after ``--limit`` / ``--sample-id``
+slicing, in dataset order (the same list the log records as ``eval.dataset.sample_ids``).
+Inside a solver, ``inspect_ai.log._samples.sample_active().eval_id`` names the running eval, so
+``get_eval_state(eval_id).sample_ids`` gives the order; a sample's index in the run is
+``(epoch - 1) * len(sample_ids) + position`` — exactly the order in which Inspect's scheduler
+starts ``(sample, epoch)`` runs (epoch-major, dataset order) under a FIFO sample semaphore,
+so waiting only on lower indices cannot deadlock. If the eval state is not available (another
+Inspect version), the live logger's ``eval.dataset.sample_ids`` is used.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+
+from orch_eval.core.decision import AgentRecord, Decision
+from orch_eval.core.engine import Orchestrator, gather
+from orch_eval.core.errors import OrchConfigError
+from orch_eval.core.panel import Panel
+from orch_eval.core.question import Question
+from orch_eval.core.router import (
+    EVAL_SPLITS,
+    Feedback,
+    PrequentialRouter,
+    RouterConfig,
+    Stats,
+    check_leakage,
+    check_state_agents,
+    coerce_router,
+    feedback_from_records,
+    items_sha256,
+    learned_entry,
+    load_state,
+    task_short,
+)
+
+logger = logging.getLogger(__name__)
+
+ROUTER_ARGS: dict[str, str] = {
+    "router": "enabled",
+    "router_state": "state",
+    "router_state_out": "state_out",
+    "top_k": "top_k",
+    "force_router_state": "force",
+    "router_resume": "resume",
+    "router_mode": "mode",
+    "router_lag": "lag",
+    "router_shadow": "shadow",
+    "explore_every": "explore_every",
+}
+"""Solver arguments (``-S name=value``) that set router fields."""
+
+
+def pop_router_args(panel_fields: dict[str, Any]) -> dict[str, Any]:
+    """Remove the router's solver arguments from ``panel_fields`` and return them."""
+    return {k: panel_fields.pop(k) for k in list(panel_fields) if k in ROUTER_ARGS}
+
+
+def _bool(name: str, v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off", "none"):
+        return False
+    raise OrchConfigError(f"-S {name}={v!r}: expected true/false")
+
+
+def apply_router_args(panel: Panel, args: dict[str, Any]) -> Panel:
+    """The panel with its ``router:`` block updated by the solver arguments."""
+    if not args:
+        return panel
+    cfg = panel.router
+    if "router" in args:
+        value = args["router"]
+        if isinstance(value, str) and value.strip().lower() in ("on", "true", "yes", "1"):
+            value = True
+        try:
+            asked = coerce_router(value) if not isinstance(value, bool) else (RouterConfig() if value else None)
+        except ValueError as ex:
+            raise OrchConfigError(f"-S router={value!r}: {ex}") from None
+        if asked is None:
+            return panel.model_copy(update={"router": None})
+        cfg = cfg if cfg is not None and cfg.enabled and not isinstance(value, dict) else asked
+    if cfg is None:
+        cfg = RouterConfig()
+    update: dict[str, Any] = {}
+    for arg, value in args.items():
+        if arg == "router":
+            continue
+        field = ROUTER_ARGS[arg]
+        update[field] = _bool(arg, value) if field in ("force", "shadow") else value
+    if "resume" in update and isinstance(update["resume"], bool):
+        update["resume"] = "auto" if update["resume"] else "off"
+    try:
+        cfg = RouterConfig.model_validate({**cfg.model_dump(), **update, "enabled": True})
+    except Exception as ex:  # pydantic ValidationError → a message naming the argument
+        raise OrchConfigError(f"invalid router arguments {args}: {ex}") from None
+    return panel.model_copy(update={"router": cfg})
+
+
+# ---- dataset order -----------------------------------------------------------------------------
+
+
+def eval_order() -> tuple[str, str, list[str], int]:
+    """(run key, task name, sample ids in dataset order, epochs) of the running eval."""
+    from inspect_ai.log._samples import sample_active
+
+    active = sample_active()
+    if active is None:
+        raise OrchConfigError("the router needs to run inside an Inspect sample (no active sample)")
+    ids: list[Any] | None = None
+    epochs = 1
+    key = active.eval_id
+    try:
+        from inspect_ai._control.eval_state import get_eval_state
+
+        es = get_eval_state(active.eval_id)
+        if es is not None and es.sample_ids:
+            ids, epochs, key = list(es.sample_ids), int(es.epochs or 1), es.task_id or active.eval_id
+    except ImportError:  # pragma: no cover - other Inspect versions
+        pass
+    if ids is None:
+        raise OrchConfigError(
+            "router: cannot find the dataset order of the running eval (inspect_ai eval state unavailable); "
+            "this Inspect version is not supported by the router"
+        )
+    return key, active.task, [str(i) for i in ids], epochs
+
+
+class Routing:
+    """Router runs of one solver instance, one per running task (keyed by Inspect's task id,
+    which survives in-process retries)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, tuple[PrequentialRouter, dict[tuple[int, str], int]]] = {}
+
+    def run_for(self, engine: Orchestrator) -> tuple[PrequentialRouter, dict[tuple[int, str], int]]:
+        key, task, ids, epochs = eval_order()
+        found = self.runs.get(key)
+        if found is not None and len(found[1]) == len(ids) * epochs:
+            return found
+        router = build_run(engine.panel, engine.digest, task, ids, epochs)
+        index = {pair: i for i, pair in enumerate(router.plan or [])}
+        self.runs[key] = (router, index)
+        return router, index
+
+
+def build_run(panel: Panel, panel_digest: str, task: str, ids: Sequence[str], epochs: int) -> PrequentialRouter:
+    """The router of one eval run: warm start (leakage-checked) or priors, then resume if asked."""
+    cfg = panel.router
+    assert cfg is not None
+    labels = panel.agent_labels()
+    models = [a.model_name for a in panel.agents]
+    base: Stats | None = None
+    base_version = 0
+    learned_on: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    warm_sha = None
+    if cfg.state:
+        data = load_state(cfg.state)
+        check_state_agents(data, models, cfg.state, cfg.force)
+        learned_on = list(data.get("learned_on") or [])
+        warnings = check_leakage(learned_on, task, None, ids, cfg.state, cfg.force)
+        for w in warnings:
+            logger.warning(w)
+        base = Stats.from_json(data["stats"])
+        base_version = int(data["version"])
+        warm_sha = hashlib.sha256(json.dumps(data["stats"], sort_keys=True).encode()).hexdigest()[:16]
+    plan = [(e, sid) for e in range(1, epochs + 1) for sid in ids]
+    split = EVAL_SPLITS.get(task_short(task))
+    run_key = {
+        "task": task,
+        "panel_digest": panel_digest,
+        "router_digest": cfg.digest(),
+        "warm_start": None if warm_sha is None else {"version": base_version, "stats_sha": warm_sha},
+        "epochs": epochs,
+        "n_items": len(ids) if epochs > 1 else None,
+    }
+    router = PrequentialRouter(
+        cfg,
+        labels,
+        models,
+        panel_digest,
+        base=base,
+        base_version=base_version,
+        learned_on=learned_on + [learned_entry(task, split, ids)],
+        provenance={
+            "task": task,
+            "split": split,
+            "n_items": len(ids),
+            "items_sha256": items_sha256(ids),
+            "panel_digest": panel_digest,
+            "alpha": cfg.alpha,
+            "warm_start": cfg.state,
+        },
+        run={"key": run_key, "n_plan_items": len(ids)},
+        plan=plan,
+        state_out=cfg.state_out,
+    )
+    router.warnings = warnings
+    if cfg.state_out and cfg.resume == "auto" and Path(cfg.state_out).is_file():
+        try:
+            saved = load_state(cfg.state_out)
+        except OrchConfigError:
+            saved = None
+        if saved is not None and saved.get("run") and saved["run"].get("key") == run_key:
+            router.restore_run(saved, cfg.state_out)
+            logger.info("router: resuming from %s at item %d", cfg.state_out, router.next_index)
+    return router
+
+
+# ---- deciding one item ------------------------------------------------------------------------
+
+
+def _replaying(engine: Orchestrator, records: Sequence[AgentRecord]) -> Orchestrator:
+    """A per-item copy of the engine whose ``analyse`` returns analyses already made."""
+    sub = copy.copy(engine)
+    by_slot = {r.slot: r for r in records}
+
+    async def analyse(question: Question, slot: int) -> AgentRecord:
+        return by_slot[slot]
+
+    sub.analyse = analyse  # type: ignore[method-assign]
+    return sub
+
+
+async def decide_routed(engine: Orchestrator, question: Question, state: TaskState, routing: Routing) -> Decision:
+    """Decide one item with the panel's router (or without, when the panel has none)."""
+    cfg = engine.panel.router
+    if cfg is None or not cfg.enabled:
+        return await engine.decide(question)
+    router, index_of = routing.run_for(engine)
+    sid = str(state.sample_id)
+    index = index_of.get((state.epoch, sid))
+    if index is None:
+        raise OrchConfigError(f"router: sample {sid!r} (epoch {state.epoch}) is not in the eval's dataset order")
+    n_items = router.run.get("n_plan_items") or 1
+    feedback = Feedback(index=index, sample_id=sid, epoch=state.epoch, domain=question.domain)
+    try:
+        await router.wait_ready(index)
+        route, version = router.route(index, question.domain)
+        shadow_info: dict[str, Any] | None = None
+        if cfg.shadow:
+            n = len(engine.panel.agents)
+            records = await gather([lambda s=s: engine.analyse(question, s) for s in range(n)])  # type: ignore[misc]
+            decision = await _replaying(engine, records).decide(question, consult=route.consult)
+            feedback = feedback_from_records(records, cfg, index, sid, state.epoch, question.domain)
+            shadow_info = {
+                "answers": [r.answer for r in records],
+                "correct": [r.correct for r in records],
+                "cost": sum(r.cost for r in records) + (decision.merge.cost if decision.merge else 0.0),
+            }
+        else:
+            decision = await engine.decide(question, consult=route.consult)
+            feedback = feedback_from_records(decision.agents, cfg, index, sid, state.epoch, question.domain)
+        decision.router = {
+            "index": index,
+            "epoch": state.epoch,
+            "position": index % n_items,
+            "state_version": version,
+            "mode": cfg.mode,
+            "lag": cfg.lag,
+            "shadow": cfg.shadow,
+            "agents": engine.panel.agent_labels(),
+            **route.to_json(),
+        }
+        if shadow_info is not None:
+            decision.router["shadow_run"] = shadow_info
+    finally:
+        router.submit(feedback)  # synchronous: safe even while the sample is being cancelled
+    await router.wait_applied(index)  # so a sample in the log always has its feedback saved
+    return decision
+
+
+# ---- calibration ------------------------------------------------------------------------------
+
+CALIBRATION_SPLITS: dict[str, tuple[str, ...]] = {
+    "mmlu_0_shot": ("validation", "dev"),
+    "mmlu_5_shot": ("validation", "dev"),
+    "mmlu_pro": ("validation",),
+    "gsm8k": ("train",),
+}
+
+
+def calibration_dataset(task: str, split: str) -> Any:
+    """The calibration items of a standard task: its own record-to-sample function on a split it
+    does not evaluate (MMLU dev/validation, MMLU-Pro validation, GSM8K train)."""
+    short = task_short(task)
+    if short not in CALIBRATION_SPLITS:
+        raise OrchConfigError(
+            f"router calibrate: no calibration split known for task {task}; "
+            f"supported: {', '.join('inspect_evals/' + t for t in CALIBRATION_SPLITS)}"
+        )
+    if split not in CALIBRATION_SPLITS[short]:
+        raise OrchConfigError(
+            f"router calibrate: {task} evaluates on its test split; calibrate on "
+            f"{' or '.join(CALIBRATION_SPLITS[short])}, not {split!r}"
+        )
+    if short.startswith("mmlu_") and short != "mmlu_pro":
+        from inspect_evals.mmlu.mmlu import get_mmlu_dataset, record_to_sample_mmlu
+
+        return get_mmlu_dataset(split, shuffle=False, sampling_function=record_to_sample_mmlu)  # type: ignore[arg-type]
+    from inspect_evals.utils.huggingface import hf_dataset
+
+    if short == "mmlu_pro":
+        mp = importlib.import_module("inspect_evals.mmlu_pro.mmlu_pro")  # the module, not the task
+
+        return hf_dataset(
+            path=mp.DATASET_PATH, split=split, sample_fields=mp.record_to_sample, revision=mp.MMLU_PRO_DATASET_REVISION
+        )
+    g = importlib.import_module("inspect_evals.gsm8k.gsm8k")
+
+    return hf_dataset(
+        path="openai/gsm8k", data_dir="main", split=split, sample_fields=g.record_to_sample, revision=g.GSM8K_DATASET_REVISION
+    )
+
+
+@solver
+def calibrate_solver(panel: Any, holder: dict[str, Any], cache: bool = True) -> Solver:
+    """Every agent analyses every calibration item; feedback is applied in dataset order."""
+    from orch_eval.inspect.adapt import apply_decision, question_from_state
+
+    engine = Orchestrator(panel, cache=cache)
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        if "router" not in holder:
+            key, task, ids, epochs = eval_order()
+            cfg = panel.router or RouterConfig()
+            holder["ids"] = ids
+            holder["router"] = PrequentialRouter(
+                cfg.model_copy(update={"lag": 0}),
+                panel.agent_labels(),
+                [a.model_name for a in panel.agents],
+                engine.digest,
+                plan=[(e, sid) for e in range(1, epochs + 1) for sid in ids],
+            )
+            holder["index"] = {pair: i for i, pair in enumerate(holder["router"].plan)}
+        router: PrequentialRouter = holder["router"]
+        q = question_from_state(state)
+        index = holder["index"][(state.epoch, str(state.sample_id))]
+        fb = Feedback(index=index, sample_id=str(state.sample_id), epoch=state.epoch, domain=q.domain)
+        try:
+            decision = await engine.decide(q)
+            fb = feedback_from_records(decision.agents, router.config, index, str(state.sample_id), state.epoch, q.domain)
+        finally:
+            router.submit(fb)
+        return apply_decision(state, decision, model=f"calibrate/{panel.name or engine.digest}")
+
+    return solve
+
+
+def calibrate(
+    panel: Panel,
+    task: str,
+    split: str,
+    output: str | Path,
+    limit: int | None = None,
+    log_dir: str | None = None,
+    cache: bool = True,
+    max_samples: int | None = None,
+) -> dict[str, Any]:
+    """Run the panel's agents (no merger) on a calibration split through Inspect and write the
+    learned router state to ``output``. Returns the state written."""
+    from inspect_ai import Task
+    from inspect_ai import eval as inspect_eval
+
+    from orch_eval.core.atomic import write_json_atomic
+
+    if panel.router is None:
+        panel = panel.model_copy(update={"router": RouterConfig()})
+    dataset = calibration_dataset(task, split)
+    holder: dict[str, Any] = {}
+    agents_only = panel.model_copy(update={"merger": None})
+    t = Task(dataset=dataset, solver=calibrate_solver(agents_only, holder, cache=cache), name=f"router_calibrate_{task_short(task)}")
+    logs = inspect_eval(
+        t,
+        model="none/none",
+        limit=limit,
+        display="none",
+        log_dir=log_dir or "logs/router-calibrate",
+        max_samples=max_samples,
+    )
+    if logs[0].status != "success":
+        raise OrchConfigError(f"router calibrate: the calibration eval ended with status {logs[0].status}: {logs[0].error}")
+    router: PrequentialRouter = holder["router"]
+    if router.next_index != len(router.plan or []):
+        raise OrchConfigError(f"router calibrate: only {router.next_index} of {len(router.plan or [])} items gave feedback")
+    ids = holder["ids"]
+    router.panel_digest = panel.digest()
+    router.provenance = {
+        "task": task,
+        "split": split,
+        "n_items": len(ids),
+        "items_sha256": items_sha256(ids),
+        "panel_digest": panel.digest(),
+        "alpha": router.config.alpha,
+        "created": router.created,
+        "log": logs[0].location,
+    }
+    router.learned_on = [learned_entry(task, split, ids)]
+    data = router.to_json(include_run=False)
+    write_json_atomic(output, data, indent=None)
+    return data
