@@ -39,7 +39,7 @@ from fractions import Fraction
 from typing import Any
 
 import anyio
-from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, ModelUsage, modelapi
+from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelCall, ModelOutput, ModelUsage, modelapi
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from orch_eval.core.context import current_question
@@ -233,7 +233,7 @@ class OrchFake(ModelAPI):
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
-    ) -> ModelOutput:
+    ) -> tuple[ModelOutput, ModelCall]:
         prompt = _last_user_text(input)
         stem, gold, kind, n_options = self._item(input)
         if "You are the final judge." in prompt:
@@ -289,7 +289,10 @@ class OrchFake(ModelAPI):
             total_tokens=len(prompt.split()) + len(text.split()),
         )
         output.time = latency
-        return output
+        # Inspect replaces output.time by the measured wall time unless the call reports its own:
+        # report the simulated latency so it is deterministic (routers may learn from it).
+        call_record = ModelCall.create({"model": self.model_name, "call": call}, {"content": text}, time=latency)
+        return output, call_record
 
     def _text(self, call: str, answer: str, kind: str, prompt: str, fault: str | None) -> str:
         if fault == "empty":
