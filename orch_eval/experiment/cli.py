@@ -1,0 +1,53 @@
+"""``orch-eval run EXPERIMENT.yaml``: run an experiment file and write its report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+HELP = "run an experiment file (systems x benchmarks) and report"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "run",
+        help=HELP,
+        description=(
+            "Run the systems of an experiment file on its benchmarks through Inspect's eval_set "
+            "(one log dir per experiment: a rerun skips finished work), then write the paired "
+            "statistics report (report.md, report.json, plots) into the log dir. See docs/experiments.md."
+        ),
+    )
+    p.add_argument("experiment", metavar="EXPERIMENT.yaml", help="experiment file (or a name under experiments/)")
+    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost per system x benchmark; run nothing")
+    p.add_argument("--cost-limit", type=float, metavar="X", help="stop between systems once the cost reaches X (panel currency)")
+    p.add_argument("--log-dir", metavar="DIR", help="log dir (default logs/<experiment>, or logs/<experiment>-limit<N>)")
+    p.add_argument("--max-samples", type=int, metavar="N", help="samples run concurrently per task")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N chosen items of each benchmark (smoke runs)")
+    p.add_argument("--display", default="plain", help="Inspect display: full, rich, plain, log, none (default plain)")
+    p.add_argument("--no-report", action="store_true", help="skip the statistics report")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from orch_eval.experiment.runner import run_experiment
+
+    result = run_experiment(
+        args.experiment,
+        dry_run=args.dry_run,
+        cost_limit=args.cost_limit,
+        log_dir=args.log_dir,
+        max_samples=args.max_samples,
+        limit=args.limit,
+        display=args.display,
+        report=not args.no_report,
+    )
+    if result.status == "cost_limit":
+        print(f"orch-eval run: stopped: {result.message}", file=sys.stderr)
+        return 3
+    if result.status == "failed":
+        print(f"orch-eval run: failed: {result.message}", file=sys.stderr)
+        return 1
+    return 0

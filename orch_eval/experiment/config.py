@@ -1,0 +1,235 @@
+"""The experiment file: a validated description of panels × benchmarks × systems.
+
+See ``docs/experiments.md`` for the schema with examples. Everything here is plain data;
+nothing is loaded or called until :mod:`orch_eval.experiment.plan` builds the plan.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orch_eval.core.errors import OrchConfigError
+
+BENCHMARKS: dict[str, dict[str, Any]] = {
+    # short name → (inspect_evals task, default task args, metadata key used for strata)
+    "mmlu_0_shot": {"task": "inspect_evals/mmlu_0_shot", "args": {"shuffle": False}, "group_by": "subject"},
+    "mmlu_5_shot": {"task": "inspect_evals/mmlu_5_shot", "args": {"shuffle": False}, "group_by": "subject"},
+    "mmlu_pro": {"task": "inspect_evals/mmlu_pro", "args": {"shuffle": False}, "group_by": "subject"},
+    "gsm8k": {"task": "inspect_evals/gsm8k", "args": {}, "group_by": None},
+}
+"""Benchmarks the runner knows: the unchanged inspect_evals tasks. (mmlu_pro stores its
+category in the ``subject`` metadata field.)"""
+
+SYSTEM_KINDS = ("orch", "single", "majority", "direct")
+SHORTHANDS: dict[str, dict[str, Any]] = {
+    "orch": {"kind": "orch"},
+    "orch+router": {"kind": "orch", "name": "orch+router", "router": "on"},
+    "single": {"kind": "single"},
+    "majority": {"kind": "majority"},
+    "vote": {"kind": "majority"},
+    "direct": {"kind": "direct"},
+}
+
+
+def benchmark_short(task: str) -> str:
+    return task.split("/", 1)[1] if task.startswith("inspect_evals/") else task
+
+
+class ItemSpec(BaseModel):
+    """Which items of a benchmark: exactly one of ``ids``, ``n`` or ``per_group``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str | int] | None = None
+    """Explicit sample ids (in any order; run in dataset order)."""
+    n: int | None = Field(default=None, gt=0)
+    """``n`` items: the first ``n`` in dataset order (``order: first``) or a seeded sample."""
+    order: Literal["first", "seeded"] = "first"
+    groups: int | None = Field(default=None, gt=0)
+    """Number of strata (subjects / categories), drawn with the seed among those with enough items."""
+    per_group: int | None = Field(default=None, gt=0)
+    """Items per stratum (seeded sample)."""
+    subjects: list[str] | None = None
+    """Explicit strata instead of ``groups`` (e.g. MMLU subject names)."""
+    group_by: str | None = None
+    """Metadata key of the strata (default: ``subject``; MMLU-Pro stores its category there)."""
+    seed: int | None = None
+    """Sampling seed (default: the experiment's ``seed``)."""
+    n_options: int | None = Field(default=None, ge=2)
+    """Only items with exactly this many options (e.g. 10 for MMLU-Pro), before sampling."""
+
+    @model_validator(mode="after")
+    def _one(self) -> "ItemSpec":
+        chosen = [k for k in ("ids", "n", "per_group") if getattr(self, k) is not None]
+        if len(chosen) != 1:
+            raise ValueError("give exactly one of ids, n, per_group (with groups or subjects)")
+        if self.per_group is not None and (self.groups is None) == (self.subjects is None):
+            raise ValueError("per_group needs exactly one of groups (a seeded choice) or subjects (a list)")
+        if self.per_group is None and (self.groups is not None or self.subjects is not None):
+            raise ValueError("groups/subjects only make sense with per_group")
+        return self
+
+
+class BenchmarkSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task: str
+    """One of mmlu_0_shot, mmlu_5_shot, mmlu_pro, gsm8k (``inspect_evals/`` prefix optional)."""
+    items: ItemSpec
+    task_args: dict[str, Any] = Field(default_factory=dict)
+    """Extra task arguments (the runner always fixes ``shuffle=false`` where the task has it)."""
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, v: str) -> str:
+        short = benchmark_short(v)
+        if short not in BENCHMARKS:
+            raise ValueError(
+                f"unknown benchmark {v!r}; known benchmarks: {', '.join(BENCHMARKS)} "
+                "(inspect_evals tasks; lm-eval tasks are not supported by `orch-eval run` yet, use orch-lm-eval)"
+            )
+        return short
+
+    @property
+    def inspect_task(self) -> str:
+        return BENCHMARKS[self.task]["task"]
+
+
+class SystemSpec(BaseModel):
+    """One system (or, for ``single``/``direct`` without ``agent``, one per agent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["orch", "single", "majority", "direct", "dispatch"]
+    name: str | None = None
+    """Name in the report (default: orch, majority, single:<agent label>, direct:<agent label>)."""
+    agent: int | None = Field(default=None, ge=0)
+    """single/direct: one agent slot (default: one system per agent)."""
+    agents: int | list[int] | None = None
+    """Ablation: the first k agents of the panel (an int) or these slots (a list)."""
+    lenses: Literal["none", "auto"] | None = None
+    anonymise: bool | None = None
+    min_analyses: int | None = Field(default=None, ge=0)
+    merger: str | None = None
+    """Another merger model (ablation)."""
+    router: Any = None
+    """``on``, ``off`` or a mapping of router settings (``orch`` only)."""
+    top_k: int | None = Field(default=None, ge=1)
+    router_state: str | None = None
+    derive: bool = True
+    """single/majority: read from the base ORCH log's Decisions instead of running (when possible)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> "SystemSpec":
+        if self.kind == "dispatch":
+            raise ValueError(
+                "kind 'dispatch' (the paper's dispatcher decomposition) is not implemented; see docs/experiments.md"
+            )
+        if self.kind != "orch" and (self.router is not None or self.top_k is not None or self.router_state):
+            raise ValueError("router settings only apply to kind 'orch'")
+        if self.kind not in ("orch",) and (self.merger is not None or self.anonymise is not None or self.min_analyses is not None):
+            raise ValueError("merger/anonymise/min_analyses only apply to kind 'orch'")
+        if self.kind in ("orch", "majority") and self.agent is not None:
+            raise ValueError("'agent' applies to single/direct; use 'agents' for a sub-panel")
+        return self
+
+
+class ReportSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    test: Literal["midp", "exact", "asymptotic", "asymptotic_cc"] = "midp"
+    correction: Literal["holm", "bh", "none"] = "holm"
+    bootstrap: int = Field(default=2000, ge=0)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    plots: bool = True
+
+
+class Experiment(BaseModel):
+    """A whole experiment file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    """Also the log folder: ``logs/<name>/``."""
+    description: str | None = None
+    panel: str | dict[str, Any]
+    """A panel YAML path (relative to this file, then the working directory), a preset name
+    (``local``) or an inline panel mapping."""
+    benchmarks: list[BenchmarkSpec] = Field(min_length=1)
+    systems: list[SystemSpec] = Field(min_length=1)
+    reference: str | None
+    """The system every other one is compared with, declared BEFORE the run (e.g.
+    ``single:<first agent>``); ``null`` compares all pairs."""
+    seed: int = 0
+    """Item-sampling seed (the panel has its own generation seed)."""
+    cost_limit: float | None = Field(default=None, ge=0)
+    """Stop (cleanly, between systems) once the Decisions' cost reaches this (panel currency)."""
+    max_samples: int | None = Field(default=None, gt=0)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+    source: str | None = Field(default=None, exclude=True)
+    """The file this experiment was read from (set by the loader)."""
+
+    @field_validator("systems", mode="before")
+    @classmethod
+    def _systems(cls, v: Any) -> Any:
+        if not isinstance(v, list):
+            return v
+        out = []
+        for s in v:
+            if isinstance(s, str):
+                if s not in SHORTHANDS:
+                    raise ValueError(f"unknown system {s!r}; shorthands: {', '.join(SHORTHANDS)} (or a mapping with kind:)")
+                out.append(dict(SHORTHANDS[s]))
+            else:
+                out.append(s)
+        return out
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.source).resolve().parent if self.source else Path.cwd()
+
+
+def _format_errors(ex: ValidationError, source: str) -> str:
+    lines = []
+    for err in ex.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(experiment)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {field}: {msg}")
+    return f"invalid experiment in {source}:\n" + "\n".join(lines) + "\nSee experiments/*.yaml and docs/experiments.md."
+
+
+def validate_experiment(data: Any, source: str = "experiment mapping") -> Experiment:
+    if not isinstance(data, dict):
+        raise OrchConfigError(f"{source}: an experiment must be a mapping (name, panel, benchmarks, systems, reference)")
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as ex:
+        raise OrchConfigError(_format_errors(ex, source)) from None
+    if source != "experiment mapping":
+        exp.source = source
+    return exp
+
+
+def load_experiment(spec: "str | Path | dict[str, Any] | Experiment") -> Experiment:
+    """An experiment from a YAML file, a mapping or an :class:`Experiment`."""
+    if isinstance(spec, Experiment):
+        return spec
+    if isinstance(spec, dict):
+        return validate_experiment(spec)
+    path = Path(spec)
+    if not path.is_file() and path.suffix not in (".yaml", ".yml"):
+        for cand in (Path("experiments") / f"{spec}.yaml", Path(__file__).resolve().parents[2] / "experiments" / f"{spec}.yaml"):
+            if cand.is_file():
+                path = cand
+                break
+    if not path.is_file():
+        raise OrchConfigError(f"experiment file {str(spec)!r} not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as ex:
+        raise OrchConfigError(f"{path}: invalid YAML: {ex}") from None
+    return validate_experiment(data, source=str(path))

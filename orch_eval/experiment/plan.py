@@ -1,0 +1,320 @@
+"""From an experiment to a plan: resolved panels, one entry per system, the item subsets,
+and the dry-run estimate of calls, tokens and cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orch_eval.core.errors import OrchConfigError
+from orch_eval.core.panel import Panel, load_panel, validate_panel
+from orch_eval.core.prompts import analysis_prompt, direct_prompt, merge_prompt
+from orch_eval.core.question import AnswerKind, Question
+from orch_eval.core.router import coerce_router
+from orch_eval.experiment.config import Experiment, SystemSpec
+from orch_eval.experiment.items import BenchmarkItems, select
+
+
+@dataclass
+class SystemPlan:
+    """One system of the report."""
+
+    name: str
+    kind: str  # orch | single | majority | direct
+    panel: Panel
+    slot: int | None = None
+    """single/direct: the agent slot."""
+    derived_from: str | None = None
+    """Name of the ORCH system whose Decisions give this system (not run)."""
+    spec: SystemSpec | None = None
+
+    @property
+    def runs(self) -> bool:
+        return self.derived_from is None
+
+    def solver(self) -> tuple[str, dict[str, Any]]:
+        """Registered solver name and its arguments (the panel travels as a mapping)."""
+        panel = self.panel.model_dump(mode="json", exclude_none=False)
+        if self.kind == "orch":
+            return "orch", {"panel": panel}
+        if self.kind == "majority":
+            return "majority_vote", {"panel": panel}
+        if self.kind == "single":
+            return "single", {"panel": panel, "agent": self.slot}
+        return "direct", {"panel": panel, "agent": self.slot}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "slot": self.slot,
+            "derived_from": self.derived_from,
+            "panel_digest": self.panel.digest(),
+            "agents": [a.model_name for a in self.panel.agents],
+            "merger": self.panel.merger.model_name if self.panel.merger else None,
+        }
+
+
+@dataclass
+class Plan:
+    experiment: Experiment
+    panel: Panel
+    systems: list[SystemPlan]
+    benchmarks: list[BenchmarkItems]
+    reference: str | None
+    log_dir: Path
+
+    def system(self, name: str) -> SystemPlan:
+        return next(s for s in self.systems if s.name == name)
+
+    @property
+    def runnable(self) -> list[SystemPlan]:
+        return [s for s in self.systems if s.runs]
+
+    def items_manifest(self) -> dict[str, list[str]]:
+        return {b.short: [str(i) for i in b.ids] for b in self.benchmarks}
+
+
+def resolve_experiment_panel(exp: Experiment) -> Panel:
+    spec = exp.panel
+    if isinstance(spec, dict):
+        return validate_panel(spec, source=f"{exp.source or 'experiment'}: panel")
+    p = Path(spec)
+    for cand in (exp.base_dir / p, Path.cwd() / p):
+        if cand.is_file():
+            return load_panel(cand)
+    try:
+        return load_panel(spec)
+    except OrchConfigError as ex:
+        raise OrchConfigError(f"{exp.source or 'experiment'}: field 'panel': {ex}") from None
+
+
+def _sub_panel(base: Panel, spec: SystemSpec, where: str) -> Panel:
+    data = base.model_dump(mode="python")
+    if spec.agents is not None:
+        slots = list(range(spec.agents)) if isinstance(spec.agents, int) else list(spec.agents)
+        if not slots or any(not 0 <= s < len(base.agents) for s in slots) or len(set(slots)) != len(slots):
+            raise OrchConfigError(f"{where}: agents={spec.agents} does not fit a panel of {len(base.agents)} agents")
+        # keep each agent's lens as resolved in the full panel (so analyses stay comparable)
+        data["agents"] = [dict(data["agents"][s], lens=base.lens_of(s)) for s in slots]
+        data["lenses"] = "none"
+        data["min_analyses"] = min(base.min_analyses, len(slots))
+    if spec.lenses is not None:
+        data["lenses"] = spec.lenses
+    if spec.anonymise is not None:
+        data["anonymise"] = spec.anonymise
+    if spec.min_analyses is not None:
+        data["min_analyses"] = spec.min_analyses
+    if spec.merger is not None:
+        data["merger"] = {"model": spec.merger}
+    if spec.kind == "orch" and (spec.router is not None or spec.top_k is not None or spec.router_state):
+        try:
+            cfg = coerce_router(spec.router) if spec.router is not None else (base.router or coerce_router("on"))
+        except ValueError as ex:
+            raise OrchConfigError(f"{where}: router: {ex}") from None
+        if cfg is not None:
+            update: dict[str, Any] = {}
+            if spec.top_k is not None:
+                update["top_k"] = spec.top_k
+            if spec.router_state is not None:
+                update["state"] = spec.router_state
+            data["router"] = cfg.model_copy(update=update).model_dump()
+        else:
+            data["router"] = None
+    return validate_panel(data, source=where)
+
+
+def expand_systems(exp: Experiment, panel: Panel) -> list[SystemPlan]:
+    """One SystemPlan per system (``single``/``direct`` without ``agent`` give one per agent)."""
+    out: list[SystemPlan] = []
+    for i, spec in enumerate(exp.systems):
+        where = f"{exp.source or 'experiment'}: systems.{i}"
+        sub = _sub_panel(panel, spec, where)
+        if spec.kind in ("single", "direct"):
+            slots = [spec.agent] if spec.agent is not None else list(range(len(sub.agents)))
+            for s in slots:
+                if s >= len(sub.agents):
+                    raise OrchConfigError(f"{where}: agent={s} is out of range (the panel has {len(sub.agents)} agents)")
+                default = f"{spec.kind}:{sub.agents[s].label}"
+                name = spec.name if spec.name and len(slots) == 1 else (f"{spec.name}:{sub.agents[s].label}" if spec.name else default)
+                out.append(SystemPlan(name, spec.kind, sub, slot=s, spec=spec))
+        else:
+            name = spec.name or ("majority" if spec.kind == "majority" else "orch")
+            out.append(SystemPlan(name, spec.kind, sub, spec=spec))
+    names = [s.name for s in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise OrchConfigError(f"{exp.source or 'experiment'}: systems: duplicate system names {dup}; give them 'name:'")
+    # derivation: single/majority on the full panel come from the base ORCH system's Decisions
+    base = next(
+        (s for s in out if s.kind == "orch" and s.panel.router is None and s.panel.digest() == panel.digest()),
+        None,
+    )
+    if base is not None:
+        for s in out:
+            if s.spec is None or not s.spec.derive or s.kind not in ("single", "majority"):
+                continue
+            same_agents = [a.identity() for a in s.panel.agents] == [a.identity() for a in panel.agents] and all(
+                s.panel.agent_digest(k) == panel.agent_digest(k) for k in range(len(panel.agents))
+            )
+            if same_agents:
+                s.derived_from = base.name
+    return out
+
+
+def build_plan(
+    exp: Experiment,
+    log_dir: str | Path | None = None,
+    limit: int | None = None,
+) -> Plan:
+    """Validate everything that can be checked before any model call and choose the items."""
+    panel = resolve_experiment_panel(exp)
+    systems = expand_systems(exp, panel)
+    names = [s.name for s in systems]
+    if exp.reference is not None and exp.reference not in names:
+        raise OrchConfigError(
+            f"{exp.source or 'experiment'}: field 'reference': {exp.reference!r} is not one of the systems {names}"
+        )
+    benchmarks = []
+    seen = set()
+    for b in exp.benchmarks:
+        if b.task in seen:
+            raise OrchConfigError(f"{exp.source or 'experiment'}: benchmark {b.task} appears twice")
+        seen.add(b.task)
+        benchmarks.append(select(b, exp.seed, limit))
+    if log_dir is None:
+        log_dir = Path("logs") / (exp.name if limit is None else f"{exp.name}-limit{limit}")
+    return Plan(exp, panel, systems, benchmarks, exp.reference, Path(log_dir))
+
+
+# ---------------------------------------------------------------------------- dry run
+
+
+@dataclass
+class Estimate:
+    """Calls, tokens and cost of one system on one benchmark (cold cache, in plan order)."""
+
+    system: str
+    benchmark: str
+    items: int
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    per_model: dict[str, int] = field(default_factory=dict)
+    upper_bound: bool = False
+    derived: bool = False
+    note: str = ""
+
+
+def _tok(text: str) -> int:
+    return (len(text) + 3) // 4
+
+
+def _budget(panel: Panel, slot: int, q: Question) -> int:
+    spec = panel.agents[slot]
+    if spec.max_tokens:
+        return spec.max_tokens
+    return panel.budgets.analysis if q.kind == AnswerKind.choice else panel.budgets.analysis_numeric
+
+
+def estimate(plan: Plan) -> list[Estimate]:
+    """Model calls a run makes on a cold cache, attributed to the first system (in plan order)
+    that makes each call (later systems reuse it through Inspect's cache: analyses are keyed by
+    agent slot + agent digest + item, merges by panel digest + item, letter-only answers by slot).
+
+    Not counted: answer-completion steps (made only after an analysis without a parsable
+    answer; at most one per analysis/merge), retries of failed calls. Tokens: rendered prompt
+    length / 4 plus the full output budget (an upper bound on output); a merge prompt counts
+    its analyses at their full budget.
+    """
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Estimate] = []
+    for s in plan.systems:
+        for b in plan.benchmarks:
+            e = Estimate(s.name, b.short, len(b.ids), derived=not s.runs)
+            if not s.runs:
+                e.note = f"derived from {s.derived_from}'s Decisions (no calls)"
+                out.append(e)
+                continue
+            p = s.panel
+
+            def add(key: tuple[Any, ...], model: str, tin: int, tout: int) -> None:
+                if key in seen:
+                    return
+                seen.add(key)
+                e.calls += 1
+                e.input_tokens += tin
+                e.output_tokens += tout
+                e.cost += p.cost(model, tin, tout)
+                e.per_model[model] = e.per_model.get(model, 0) + 1
+
+            routed = p.router is not None and p.router.enabled
+            for iid in b.ids:
+                q = b.questions[str(iid)]
+                if s.kind in ("orch", "majority"):
+                    n = len(p.agents)
+                    keys = [("analysis", k, p.agent_digest(k), b.short, str(iid)) for k in range(n)]
+                    if routed and not all(key in seen for key in keys):
+                        e.upper_bound = True  # which agents the router consults is decided at run time
+                    for k, key in enumerate(keys):
+                        add(key, p.agents[k].model_name, _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
+                    if s.kind == "orch" and p.merger is not None:
+                        shown = [(f"Analyst {k + 1}", None, "") for k in range(n)]
+                        tin = _tok(merge_prompt(q, shown)) + sum(_budget(p, k, q) for k in range(n))
+                        add(("merge", p.digest(), b.short, str(iid)), p.merger.model_name, tin, p.budgets.merge)
+                elif s.kind == "single":
+                    k = s.slot or 0
+                    add(("analysis", k, p.agent_digest(k), b.short, str(iid)), p.agents[k].model_name,
+                        _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
+                else:
+                    k = s.slot or 0
+                    add(("direct", k, p.agent_digest(k), b.short, str(iid)), p.agents[k].model_name,
+                        _tok(direct_prompt(q)), p.agents[k].max_tokens or p.budgets.direct)
+            if routed:
+                e.note = (
+                    "upper bound: the router consults a subset of the agents" if e.upper_bound
+                    else "analyses reused from an earlier system; merges only"
+                )
+            elif e.calls == 0:
+                e.note = "all calls reused from earlier systems (cache)"
+            out.append(e)
+    return out
+
+
+def format_estimate(plan: Plan, rows: list[Estimate]) -> str:
+    cur = plan.panel.currency
+    lines = [
+        f"Experiment {plan.experiment.name}: {len(plan.systems)} systems x {len(plan.benchmarks)} benchmarks "
+        f"({', '.join(f'{b.short}: {len(b.ids)} items' for b in plan.benchmarks)}); log dir {plan.log_dir}",
+        f"Reference (declared): {plan.reference}",
+        "Model calls on a cold cache, without answer-completion steps (one extra call per analysis or merge "
+        "that ends without a parsable answer) and retries; tokens = prompt chars / 4 + full output budget.",
+        "",
+        f"| system | benchmark | items | calls | input tokens | output tokens (max) | cost ({cur}) | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        calls = f"<= {r.calls}" if r.upper_bound else str(r.calls)
+        lines.append(
+            f"| {r.system} | {r.benchmark} | {r.items} | {calls} | {r.input_tokens} | {r.output_tokens} | "
+            f"{r.cost:.4f} | {r.note} |"
+        )
+    total_calls = sum(r.calls for r in rows)
+    bound = any(r.upper_bound for r in rows)
+    total_cost = sum(r.cost for r in rows)
+    lines.append("")
+    lines.append(
+        f"Total: {'<= ' if bound else ''}{total_calls} calls, {sum(r.input_tokens for r in rows)} input tokens, "
+        f"<= {sum(r.output_tokens for r in rows)} output tokens, cost <= {total_cost:.4f} {cur}"
+        + ("" if plan.panel.prices else " (the panel has no price table: cost 0)")
+    )
+    per_model: dict[str, int] = {}
+    for r in rows:
+        for m, c in r.per_model.items():
+            per_model[m] = per_model.get(m, 0) + c
+    lines.append("Calls per model: " + ", ".join(f"{m}: {c}" for m, c in per_model.items()))
+    if plan.experiment.cost_limit is not None and total_cost > plan.experiment.cost_limit:
+        lines.append(f"Note: the estimate exceeds cost_limit={plan.experiment.cost_limit} {cur}; the run will stop early.")
+    return "\n".join(lines)
