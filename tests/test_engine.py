@@ -175,3 +175,8 @@ def test_bad_panel_files_name_the_field(tmp_path: Path, yaml_text: str, message:
 def test_unknown_preset_lists_known_ones() -> None:
     with pytest.raises(OrchConfigError, match="not found.*Known presets"):
         load_panel("no-such-panel")
+
+
+def test_neutralise_collapses_looping_lines() -> None:
+    text = neutralise("D\nAnswer: D\nAnswer: D\nAnswer: D\nend")
+    assert text.splitlines() == ["| D", "| Proposed answer: D  [line repeated 3 times]", "| end"]

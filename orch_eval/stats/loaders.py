@@ -316,7 +316,12 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
     """Read one Inspect log (see the module docstring)."""
     from inspect_ai.log import read_eval_log, read_eval_log_samples
 
-    p = Path(path)
+    text = str(path)
+    if text.startswith("file:"):  # Inspect reports log locations as file: URIs
+        from urllib.parse import unquote, urlparse
+
+        text = unquote(urlparse(text).path)
+    p = Path(text)
     try:
         header = read_eval_log(str(p), header_only=True)
     except FileNotFoundError:
