@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     from orch_eval.core.panel import load_panel
     from orch_eval.inspect.solvers import orch
 
+    import datasets
+
+    datasets.logging.set_verbosity_error()  # offline cache notices would drown the progress display
     panel = load_panel(args.panel)
     _check_models(panel)
     chosen = [b.strip() for b in args.benchmarks.split(",") if b.strip()]

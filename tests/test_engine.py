@@ -180,3 +180,14 @@ def test_unknown_preset_lists_known_ones() -> None:
 def test_neutralise_collapses_looping_lines() -> None:
     text = neutralise("D\nAnswer: D\nAnswer: D\nAnswer: D\nend")
     assert text.splitlines() == ["| D", "| Proposed answer: D  [line repeated 3 times]", "| end"]
+
+
+def test_cut_off_numeric_analysis_goes_to_completion_not_last_number() -> None:
+    """A GSM8K analysis cut off mid-calculation: its last number is not an answer."""
+    from orch_eval.core.parse import parse_answer
+
+    cut = "Steps:\n1. 16 - 3 - 4 = 9 eggs\n2. 9 * 2 = 18 dollars\n3. Check: 16 * 4 = 64"
+    assert parse_answer(cut, "numeric", stated_only=True) is None
+    assert parse_answer(cut, "numeric") == "64"  # the lenient reading, used only without completion step
+    assert parse_answer(cut + "\nANSWER: 18", "numeric", stated_only=True) == "18"
+    assert parse_answer("The answer is \\boxed{18}.", "numeric", stated_only=True) == "18"

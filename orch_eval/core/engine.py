@@ -193,14 +193,19 @@ class Orchestrator:
             result.latency = output.time if output.time is not None else time.perf_counter() - start
             if output.error:
                 result.error = redact(str(output.error))[:2000]  # type: ignore[index]
-            result.answer = parse_answer(parse_text(result.text), question.kind.value, question.letters)
+            text = parse_text(result.text)
+            # First pass: only a stated answer counts (a cut-off analysis's last number is not one).
+            result.answer = parse_answer(text, question.kind.value, question.letters, stated_only=True)
             if result.answer is not None:
                 return result
             if not result.text.strip():
                 result.fault = "empty"
                 return result
             if completion_tokens is None:
-                result.fault = "unparsable"
+                # no completion step: fall back to the lenient reading (e.g. the last number)
+                result.answer = parse_answer(text, question.kind.value, question.letters)
+                if result.answer is None:
+                    result.fault = "unparsable"
                 return result
             # answer-completion step: the analysis, then a short request for the answer line
             follow = messages + [

@@ -308,12 +308,14 @@ def _boxed_contents(text: str) -> list[str]:
     return out
 
 
-def parse_number(text: str) -> str | None:
+def parse_number(text: str, stated_only: bool = False) -> str | None:
     """The final numeric answer of a worked solution, as a canonical string, or None.
 
     Priority: the last ``ANSWER:`` line holding a number; else the last ``#### N``; else
     the last ``\\boxed{...}`` holding a number; else the last "the answer is N" phrase;
-    else the last number in the text. Code blocks and invented outputs are ignored.
+    else (unless ``stated_only``) the last number in the text. Code blocks and invented
+    outputs are ignored. ``stated_only`` keeps a cut-off solution's last intermediate number
+    from passing for its answer.
     """
     prose = strip_code(text)
 
@@ -335,6 +337,8 @@ def parse_number(text: str) -> str | None:
         if value is not None:
             return _format(value)
 
+    if stated_only:
+        return None
     found = _numbers(prose)
     return _format(found[-1]) if found else None
 
@@ -348,13 +352,17 @@ def numbers_equal(a: str, b: str) -> bool:
 # ------------------------------------------------------------------------ dispatch
 
 
-def parse_answer(text: str, kind: str, letters: str = "ABCD") -> str | None:
-    """Parse ``text`` as a ``"choice"`` (option letter) or ``"numeric"`` answer."""
+def parse_answer(text: str, kind: str, letters: str = "ABCD", stated_only: bool = False) -> str | None:
+    """Parse ``text`` as a ``"choice"`` (option letter) or ``"numeric"`` answer.
+
+    ``stated_only``: numbers only count when the text states them as the answer (``ANSWER:``,
+    ``####``, ``\\boxed{}``, "the answer is"); letters are always read from explicit forms.
+    """
     kind = str(getattr(kind, "value", kind))
     if kind == "choice":
         return parse_letter(text, letters)
     if kind == "numeric":
-        return parse_number(text)
+        return parse_number(text, stated_only=stated_only)
     raise ValueError(f"unknown answer kind: {kind!r}")
 
 

@@ -1,0 +1,135 @@
+"""(e) + (f) Quality, seconds per item and peak memory of the local GGUF panel on real data.
+
+Systems, on the same items (paired):
+  - ORCH with `solvers/local.yaml` (smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b analysts;
+    qwen2.5-coder-1.5b merger); from the same calls: each agent alone (fair: the same analysis
+    prompt and budget), the majority vote and the oracle;
+  - qwen2.5-coder-1.5b alone with the same analysis prompt and budget (`orch_eval/single`):
+    the pre-declared reference, the strongest local model;
+  - the same-model variant `solvers/local-lenses.yaml` (the 1.5B as three lens agents, merged by
+    itself), on the first `--lenses-items` MMLU items.
+Benchmarks: `inspect_evals/mmlu_0_shot` (its fixed seed-42 order; first N) and
+`inspect_evals/gsm8k` (dataset order; first N). Item ids are written to the result file.
+
+    python benchmarks/bench_quality_local.py --mmlu 100 --gsm8k 100 --lenses-items 30
+
+Runs through Inspect's eval_set in `--log-dir` (default logs/bench-quality-local): rerunning
+resumes where it stopped. Writes benchmarks/results/quality_local.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+os.environ.setdefault("HF_DATASETS_CACHE", str(ROOT / ".cache" / "hf_datasets"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+REFERENCE_MODEL = "gguf/qwen2.5-coder-1.5b-instruct"
+
+
+def _run(tasks: list[str], solver, limit: int, log_dir: Path, **kw) -> list:  # type: ignore[no-untyped-def]
+    from inspect_ai import eval_set
+
+    ok, logs = eval_set(
+        tasks, model=None, solver=solver, limit=limit, log_dir=str(log_dir), display="plain",
+        max_tasks=1, retry_attempts=2, **kw,
+    )
+    if not ok:
+        raise SystemExit(f"eval_set did not complete in {log_dir}; rerun the same command to resume")
+    return logs
+
+
+def _sample_times(log_path: str) -> list[float]:
+    from inspect_ai.log import read_eval_log
+
+    log = read_eval_log(log_path)
+    return [s.total_time for s in log.samples or [] if s.total_time is not None]
+
+
+def _compare(logs: list[str], reference_prefix: str, out_stem: Path, intersect: bool = False) -> dict:
+    from orch_eval.cli import main as cli
+
+    base = ["compare", *logs, "--reference", reference_prefix] + (["--intersect"] if intersect else [])
+    assert cli([*base, "--format", "json", "--output", f"{out_stem}.json"]) == 0, base
+    assert cli([*base, "--output", f"{out_stem}.md"]) == 0, base
+    return json.loads(Path(f"{out_stem}.json").read_text())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mmlu", type=int, default=100)
+    ap.add_argument("--gsm8k", type=int, default=100)
+    ap.add_argument("--lenses-items", type=int, default=30)
+    ap.add_argument("--log-dir", default=str(ROOT / "logs" / "bench-quality-local"))
+    ap.add_argument("--output", default=str(HERE / "results" / "quality_local"))
+    args = ap.parse_args()
+
+    from orch_eval.core.panel import load_panel
+    from orch_eval.inspect.solvers import orch, single
+
+    local = load_panel("local")
+    budgets = local.budgets.model_dump()
+    root = Path(args.log_dir)
+    timings: dict[str, float] = {}
+    results: dict[str, dict] = {}
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for bench, task, n in (("mmlu", "inspect_evals/mmlu_0_shot", args.mmlu), ("gsm8k", "inspect_evals/gsm8k", args.gsm8k)):
+        if n <= 0:
+            continue
+        t0 = time.perf_counter()
+        orch_log = _run([task], orch(panel="local"), n, root / bench / "orch")[0]
+        timings[f"{bench}_orch_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ref_log = _run(
+            [task],
+            single(agents=[{"model": REFERENCE_MODEL, "args": {"n_threads": 2}}], budgets=budgets),
+            n,
+            root / bench / "single",
+        )[0]
+        timings[f"{bench}_single_s"] = time.perf_counter() - t0
+        logs = [orch_log.location, ref_log.location]
+        if bench == "mmlu" and args.lenses_items > 0:
+            t0 = time.perf_counter()
+            lens_log = _run([task], orch(panel="local-lenses"), args.lenses_items, root / bench / "lenses")[0]
+            timings["mmlu_lenses_s"] = time.perf_counter() - t0
+            # the lenses run covers the first items only: compared on the intersection
+            results["mmlu_lenses"] = _compare(
+                [lens_log.location, ref_log.location], "single", out.parent / f"{out.name}_mmlu_lenses", intersect=True
+            )
+        results[bench] = _compare(logs, "single", out.parent / f"{out.name}_{bench}")
+        times = _sample_times(orch_log.location)
+        from inspect_ai.log import read_eval_log
+
+        header = read_eval_log(orch_log.location, header_only=True)
+        results[bench]["orch_seconds_per_item_median"] = statistics.median(times) if times else None
+        results[bench]["item_ids"] = [str(i) for i in (header.eval.dataset.sample_ids or [])]
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    summary = {
+        "benchmark": "quality_local",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "command": " ".join(["python", "benchmarks/bench_quality_local.py", *sys.argv[1:]]),
+        "panel_digest": local.digest(),
+        "peak_rss_gb": peak_kb / 1024 / 1024,
+        "timings_s": timings,
+        "results": results,
+    }
+    Path(f"{out}.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "results"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
