@@ -256,9 +256,13 @@ class Orchestrator:
             self.agent_cache(slot),
             self._completion_budget(),
         )
+        return self._agent_record(question, slot, lens, r)
+
+    def _agent_record(self, question: Question, slot: int, lens: str | None, r: CallResult) -> AgentRecord:
+        model_name = self.panel.agents[slot].model_name
         return AgentRecord(
             slot=slot,
-            model=spec.model_name,
+            model=model_name,
             lens=lens,
             answer=r.answer,
             text=r.text,
@@ -268,7 +272,7 @@ class Orchestrator:
             fault=r.fault,
             usage=r.usage,
             latency=r.latency,
-            cost=self.panel.cost(spec.model_name, r.usage.input_tokens, r.usage.output_tokens),
+            cost=self.panel.cost(model_name, r.usage.input_tokens, r.usage.output_tokens),
             correct=question.is_correct(r.answer),
         )
 
@@ -382,15 +386,4 @@ class Orchestrator:
             self._cache({"orch_role": f"direct{slot}", "orch_agent": self.panel.agent_digest(slot)}),
             None,
         )
-        return AgentRecord(
-            slot=slot,
-            model=spec.model_name,
-            answer=r.answer,
-            text=r.text,
-            error=r.error,
-            fault=r.fault,
-            usage=r.usage,
-            latency=r.latency,
-            cost=self.panel.cost(spec.model_name, r.usage.input_tokens, r.usage.output_tokens),
-            correct=question.is_correct(r.answer),
-        )
+        return self._agent_record(question, slot, None, r)
