@@ -260,7 +260,9 @@ def validate_panel(data: Any, source: str) -> Panel:
         problems = []
         for err in ex.errors():
             field = ".".join(str(p) for p in err["loc"]) or "(panel)"
-            problems.append(f"  - {field}: {err['msg']}")
+            msg = err["msg"].removeprefix("Value error, ")
+            got = "" if err["type"] in ("value_error", "missing") else f" (got {err.get('input')!r})"
+            problems.append(f"  - {field}: {msg}{got}")
         raise OrchConfigError(
             f"invalid panel in {source}:\n" + "\n".join(problems) + "\nSee solvers/*.yaml for valid examples."
         ) from None
@@ -307,3 +309,55 @@ def load_panel(spec: "str | Path | dict[str, Any] | Panel") -> Panel:
         f"panel preset {str(spec)!r} not found (looked for {', '.join(str(c) for c in candidates)}). "
         f"Known presets: {', '.join(known) or 'none'}. Pass a YAML path or agents=...,merger=..."
     )
+
+
+def _known_providers() -> list[str]:
+    from inspect_ai._util.registry import registry_find, registry_unqualified_name
+
+    return sorted({registry_unqualified_name(i) for i in registry_find(lambda info: info.type == "modelapi")})
+
+
+def _provider_problem(field: str, name: str, args: dict[str, Any]) -> str | None:
+    """What is wrong with one model name, checked without creating API clients (or None)."""
+    from inspect_ai._util.registry import RegistryInfo, registry_find, registry_unqualified_name
+
+    provider, _, rest = name.partition("/")
+    if provider == "none":
+        return None
+
+    def match(info: RegistryInfo) -> bool:  # the lookup inspect_ai.model.get_model does
+        return info.type == "modelapi" and registry_unqualified_name(info) == provider
+
+    found = registry_find(match)
+    if not found:
+        return (
+            f"{field}: unknown model provider {provider!r} in {name!r}. Fix: use provider/model with a provider "
+            f"Inspect knows ({', '.join(_known_providers())}), or install the package that registers {provider!r}"
+        )
+    if provider == "orchfake":  # our own fake: constructing it is free and checks behaviour and parameters
+        try:
+            found[0](model_name=rest, **args)  # type: ignore[operator]
+        except (ValueError, TypeError) as ex:
+            return f"{field}: {ex} (in {name!r})"
+    return None
+
+
+def check_models(panel: Panel, source: str) -> Panel:
+    """Fail before any model call when a slot names a model provider Inspect does not know (or an
+    ``orchfake`` model with an unknown behaviour or parameter). Returns the panel.
+
+    Uses the lookup of ``inspect_ai.model.get_model`` (the ``modelapi`` registry) without
+    instantiating providers, so no API key or client library is needed; ``Model`` objects
+    (e.g. model roles, resolved by Inspect) pass as they are.
+    """
+    slots: list[tuple[str, ModelSpec]] = [(f"agents.{i}.model", a) for i, a in enumerate(panel.agents)]
+    if panel.merger is not None:
+        slots.append(("merger.model", panel.merger))
+    problems = [
+        p
+        for field, spec in slots
+        if isinstance(spec.model, str) and (p := _provider_problem(field, spec.model, spec.args)) is not None
+    ]
+    if problems:
+        raise OrchConfigError(f"invalid panel in {source}:\n" + "\n".join(f"  - {p}" for p in problems))
+    return panel

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orch_eval.core.atomic import write_json_atomic
 from orch_eval.core.errors import OrchConfigError
@@ -144,12 +144,36 @@ class RouterConfig(BaseModel):
             raise ValueError(f"router.history={self.history} must exceed router.lag={self.lag}")
         return self
 
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> "RouterConfig":  # type: ignore[override]
+        """As pydantic's, but a bad setting raises :class:`OrchConfigError` with one line per field
+        (``router.w_acc: Input should be a valid number ... (got 'high')``) instead of pydantic's dump.
+        (A ``router:`` block inside a panel is reported by ``validate_panel`` the same way.)"""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as ex:
+            raise OrchConfigError(router_errors(ex)) from None
+
     def identity(self) -> dict[str, Any]:
         """Settings that change routing decisions (not where state is written)."""
         return self.model_dump(mode="json", exclude={"state_out", "force", "resume", "history"})
 
     def digest(self) -> str:
         return _sha(json.dumps(self.identity(), sort_keys=True, default=str))[:12]
+
+
+def router_errors(ex: ValidationError) -> str:
+    """One readable line per invalid router setting, naming the field and the value given."""
+    lines = []
+    for err in ex.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        field = f"router.{loc}" if loc else "router"
+        msg = err["msg"].removeprefix("Value error, ")
+        if loc and msg.startswith(field + " "):
+            msg = msg[len(field) + 1:]
+        got = "" if err["type"] in ("value_error", "missing") else f" (got {err.get('input')!r})"
+        lines.append(f"{field}: {msg}{got}")
+    return "; ".join(lines) + " (router settings: see docs/router.md, Configuration)"
 
 
 def coerce_router(value: Any) -> RouterConfig | None:

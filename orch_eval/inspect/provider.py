@@ -40,6 +40,26 @@ class OrchModel(ModelAPI):
         **panel_fields: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
+        from orch_eval.core.errors import OrchConfigError
+        from orch_eval.inspect.solvers import setup_error
+
+        try:
+            resolved = self._panel(model_name, panel, agents, merger, panel_fields)
+        except OrchConfigError as ex:  # printed by the inspect CLI as one message, before any call
+            raise setup_error(f"orch/{model_name}", ex) from None
+        use_cache = cache if isinstance(cache, bool) else str(cache).lower() not in ("false", "0", "no")
+        self.engine = Orchestrator(resolved, cache=use_cache)
+
+    @staticmethod
+    def _panel(
+        model_name: str,
+        panel: str | dict[str, Any] | Panel | None,
+        agents: str | list[str] | None,
+        merger: str | None,
+        panel_fields: dict[str, Any],
+    ) -> Panel:
+        from orch_eval.core.panel import check_models
+
         for key in ("lenses", "anonymise", "min_analyses", "seed"):
             if key in panel_fields and isinstance(panel_fields[key], str):
                 panel_fields[key] = _coerce(panel_fields[key])
@@ -55,13 +75,12 @@ class OrchModel(ModelAPI):
             from orch_eval.core.errors import OrchConfigError
 
             raise OrchConfigError(
-                f"orch/{model_name}: no panel. Pass -M panel=solvers/NAME.yaml "
+                "no panel. Pass -M panel=solvers/NAME.yaml "
                 "or -M agents=provider/a,provider/b -M merger=provider/m"
             )
         if resolved.name is None:
             resolved = resolved.model_copy(update={"name": model_name})
-        use_cache = cache if isinstance(cache, bool) else str(cache).lower() not in ("false", "0", "no")
-        self.engine = Orchestrator(resolved, cache=use_cache)
+        return check_models(resolved, source=f"-M panel={panel}" if panel is not None else "-M agents=... / -M merger=...")
 
     def max_connections(self) -> int:
         # Throttling belongs to the agents' and merger's own providers.

@@ -141,6 +141,28 @@ def eval_order() -> tuple[str, str, list[str], int]:
     return key, active.task, [str(i) for i in ids], epochs
 
 
+RETRY_REFUSED = (
+    "router: this eval is a retry of an interrupted run (inspect eval-retry, or eval_set on the same log dir). "
+    "A retry re-runs the unfinished samples but starts them out of dataset order (inspect-ai 0.3.285 reads each "
+    "sample's prior record before it queues for a slot), and the prequential router would then deadlock: later "
+    "items hold every max_samples slot while waiting for the feedback of an earlier item that cannot start. "
+    "Resume instead by running the same eval again (inspect eval ... with a new --log-dir) with the same "
+    "router_state_out: the router continues from the state, and the items it had already applied are routed "
+    "exactly as before from its retained window (see docs/router.md, resume)."
+)
+
+
+def _is_retry(eval_id: str) -> bool:
+    """True when the running eval reuses samples of a prior attempt (eval-retry / eval_set)."""
+    try:
+        from inspect_ai._control.eval_state import get_eval_state
+
+        es = get_eval_state(eval_id)
+    except ImportError:  # pragma: no cover - other Inspect versions
+        return False
+    return bool(getattr(getattr(es, "live", None), "prior_seeded", False))
+
+
 class Routing:
     """Router runs of one solver instance, one per running task (keyed by Inspect's task id,
     which survives in-process retries)."""
@@ -149,6 +171,11 @@ class Routing:
         self.runs: dict[str, tuple[PrequentialRouter, dict[tuple[int, str], int]]] = {}
 
     def run_for(self, engine: Orchestrator) -> tuple[PrequentialRouter, dict[tuple[int, str], int]]:
+        from inspect_ai.log._samples import sample_active
+
+        active = sample_active()
+        if active is not None and _is_retry(active.eval_id):
+            raise OrchConfigError(RETRY_REFUSED)
         key, task, ids, epochs = eval_order()
         found = self.runs.get(key)
         if found is not None and len(found[1]) == len(ids) * epochs:

@@ -8,19 +8,27 @@ answers end the completion (read by ``match(numeric=True)``). Every sample's Dec
 Where the panel comes from, in order: ``-S panel=solvers/NAME.yaml`` (or a preset name),
 ``-S agents=a,b,c -S merger=m``, or the model roles ``agents`` (a list:
 ``--model-role agents=a,b,c``) and ``merger``.
+
+Bad configuration fails before any model call: a panel given as an argument (preset, YAML
+file, ``agents=``/``model=``) is loaded and validated, model providers included, when the
+solver is built, so ``inspect eval`` stops with one message naming the field and the fix. A
+panel from model roles can only be built inside the eval (roles exist only there): it is
+built at the first sample, before that sample's first call, and a bad one ends the eval with
+the same kind of message.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import Model, model_roles
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from orch_eval.core.decision import Decision
 from orch_eval.core.engine import Orchestrator
 from orch_eval.core.errors import OrchConfigError
-from orch_eval.core.panel import Panel, load_panel, validate_panel
+from orch_eval.core.panel import Panel, check_models, load_panel, validate_panel
 from orch_eval.inspect.adapt import apply_decision, question_from_state
 
 
@@ -44,7 +52,7 @@ def panel_from_roles(overrides: dict[str, Any], need_merger: bool) -> Panel:
     data: dict[str, Any] = {"agents": [{"model": m} for m in agent_list], **overrides}
     if need_merger:
         data["merger"] = {"model": merger_model}
-    return validate_panel(data, source="model roles")
+    return check_models(validate_panel(data, source="model roles"), source="model roles")
 
 
 def resolve_panel(
@@ -59,10 +67,13 @@ def resolve_panel(
         resolved = load_panel(panel)
         if overrides:
             resolved = validate_panel({**resolved.model_dump(exclude_none=False), **overrides}, source=f"panel {panel} with overrides")
+        source = f"panel {panel}" if isinstance(panel, str) else "panel"
     elif agents is not None:
         resolved = Panel.from_args(agents, merger, **overrides)
+        source = "-S agents=... / -S merger=..."
     else:
         return panel_from_roles(overrides, need_merger)
+    check_models(resolved, source=source)
     if need_merger and resolved.merger is None:
         raise OrchConfigError(
             f"panel {resolved.name or ''} has no merger: add 'merger:' to it "
@@ -71,12 +82,34 @@ def resolve_panel(
     return resolved
 
 
-class _Lazy:
-    """Builds the Orchestrator on first use, inside the eval (model roles exist only there)."""
+class OrchSetupError(OrchConfigError, PrerequisiteError):
+    """A configuration error found before the eval starts. Being an Inspect ``PrerequisiteError``,
+    the ``inspect`` CLI prints just its message (no traceback) and exits with status 1."""
 
-    def __init__(self, build: Any) -> None:
+    def __init__(self, message: str) -> None:
+        OrchConfigError.__init__(self, message)
+        self.message = message
+
+
+def setup_error(where: str, ex: OrchConfigError) -> OrchSetupError:
+    return OrchSetupError(f"{where}: {ex}")
+
+
+class _Lazy:
+    """Builds the Orchestrator at once (``eager``: the panel is given as an argument, so a bad one
+    fails when the solver is built, before the eval starts) or on first use, inside the eval
+    (model roles exist only there)."""
+
+    def __init__(self, build: Any, eager: bool = False, where: str = "orch_eval") -> None:
         self._build = build
         self._orch: Orchestrator | None = None
+        if eager:
+            try:
+                self._orch = build()
+            except OrchSetupError:
+                raise
+            except OrchConfigError as ex:
+                raise setup_error(where, ex) from None
 
     def get(self) -> Orchestrator:
         if self._orch is None:
@@ -118,8 +151,16 @@ def orch(
 
     router_args = pop_router_args(panel_fields)  # router=on|off, top_k, router_state, ... (see routing.py)
     overrides = _overrides(lenses, seed, panel_fields)
+    if panel is None and agents is None:
+        # role-based panel (built in the eval): still check the router arguments now
+        try:
+            apply_router_args(Panel.from_args(["none/none"]), router_args)
+        except OrchConfigError as ex:
+            raise setup_error("orch_eval/orch", ex) from None
     lazy = _Lazy(
-        lambda: Orchestrator(apply_router_args(resolve_panel(panel, agents, merger, overrides), router_args), cache=cache)
+        lambda: Orchestrator(apply_router_args(resolve_panel(panel, agents, merger, overrides), router_args), cache=cache),
+        eager=panel is not None or agents is not None,
+        where="orch_eval/orch",
     )
     routing = Routing()
 
@@ -153,7 +194,7 @@ def single(
 
     def build() -> Orchestrator:
         if model is not None:
-            p = Panel.from_args([model], None, **overrides)
+            p = check_models(Panel.from_args([model], None, **overrides), source=f"model={model}")
         elif panel is None and agents is None and "agents" not in model_roles():
             from inspect_ai.model import get_model
 
@@ -164,7 +205,7 @@ def single(
             raise OrchConfigError(f"single: agent={agent} is out of range (the panel has {len(p.agents)} agents)")
         return Orchestrator(p, cache=cache)
 
-    lazy = _Lazy(build)
+    lazy = _Lazy(build, eager=panel is not None or agents is not None or model is not None, where="orch_eval/single")
     slot = 0 if model is not None else agent
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
@@ -212,7 +253,7 @@ def majority_vote(
         p = resolve_panel(panel, agents, None, overrides, need_merger=False)
         return Orchestrator(p.model_copy(update={"merger": None}), cache=cache)
 
-    lazy = _Lazy(build)
+    lazy = _Lazy(build, eager=panel is not None or agents is not None, where="orch_eval/majority_vote")
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         engine = lazy.get()
@@ -239,7 +280,7 @@ def direct(
 
     def build() -> Orchestrator:
         if model is not None:
-            p = Panel.from_args([model], None, **overrides)
+            p = check_models(Panel.from_args([model], None, **overrides), source=f"model={model}")
         elif panel is None and agents is None and "agents" not in model_roles():
             from inspect_ai.model import get_model
 
@@ -248,7 +289,7 @@ def direct(
             p = resolve_panel(panel, agents, None, overrides, need_merger=False)
         return Orchestrator(p, cache=cache)
 
-    lazy = _Lazy(build)
+    lazy = _Lazy(build, eager=panel is not None or agents is not None or model is not None, where="orch_eval/direct")
     slot = 0 if model is not None else agent
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
