@@ -375,6 +375,28 @@ class Orchestrator:
             notes=notes,
         )
 
+    async def single(self, question: Question, slot: int = 0, direct: bool = False) -> Decision:
+        """A one-agent system as a Decision: the agent's analysis (the fair baseline) or, with
+        ``direct``, its letter-only answer. The analysis shares the slot's cache scope with
+        :meth:`decide`, so it equals that agent's record inside an ORCH run."""
+        rec = await (self.direct(question, slot) if direct else self.analyse(question, slot))
+        return Decision(
+            question_id=question.id,
+            kind=question.kind.value,
+            final=rec.answer,
+            decided_by="single" if rec.answer is not None else "abstain",
+            agents=[rec],
+            majority=rec.answer,
+            gold=question.gold,
+            correct=question.is_correct(rec.answer),
+            oracle=rec.correct,
+            majority_correct=rec.correct,
+            panel_digest=self.digest,
+            panel_name=self.panel.name,
+            usage=rec.usage,
+            cost=rec.cost,
+        )
+
     async def direct(self, question: Question, slot: int = 0) -> AgentRecord:
         """The paper's letter-only baseline for one agent (short budget, no analysis)."""
         spec = self.panel.agents[slot]

@@ -21,6 +21,7 @@ from typing import Any
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.experiment.config import Experiment, load_experiment
 from orch_eval.experiment.plan import Estimate, Plan, SystemPlan, build_plan, estimate, format_estimate
+from orch_eval.core.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def _check_manifest(plan: Plan) -> None:
         "systems": [s.describe() for s in plan.systems],
         "items": items,
     }
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    write_text_atomic(path, json.dumps(data, indent=2))
 
 
 # ---------------------------------------------------------------------------- running

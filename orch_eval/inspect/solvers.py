@@ -25,7 +25,6 @@ from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import Model, model_roles
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from orch_eval.core.decision import Decision
 from orch_eval.core.engine import Orchestrator
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.panel import Panel, check_models, load_panel, validate_panel
@@ -190,7 +189,19 @@ def single(
     same panel costs nothing and gives exactly the agent's recorded answers. ``model=`` (or the
     eval's ``--model``) evaluates one model on its own.
     """
-    overrides = _overrides(lenses, seed, panel_fields)
+    return _one_agent_solver("single", agent, panel, agents, model, _overrides(lenses, seed, panel_fields), cache)
+
+
+def _one_agent_solver(
+    name: str,
+    agent: int,
+    panel: str | None,
+    agents: str | list[str] | None,
+    model: str | None,
+    overrides: dict[str, Any],
+    cache: bool,
+) -> Solver:
+    """The solve function of ``single`` and ``direct``: one slot of a panel, or one model."""
 
     def build() -> Orchestrator:
         if model is not None:
@@ -202,33 +213,16 @@ def single(
         else:
             p = resolve_panel(panel, agents, None, overrides, need_merger=False)
         if not 0 <= agent < len(p.agents):
-            raise OrchConfigError(f"single: agent={agent} is out of range (the panel has {len(p.agents)} agents)")
+            raise OrchConfigError(f"{name}: agent={agent} is out of range (the panel has {len(p.agents)} agents)")
         return Orchestrator(p, cache=cache)
 
-    lazy = _Lazy(build, eager=panel is not None or agents is not None or model is not None, where="orch_eval/single")
+    lazy = _Lazy(build, eager=panel is not None or agents is not None or model is not None, where=f"orch_eval/{name}")
     slot = 0 if model is not None else agent
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         engine = lazy.get()
-        q = question_from_state(state)
-        rec = await engine.analyse(q, slot)
-        decision = Decision(
-            question_id=q.id,
-            kind=q.kind.value,
-            final=rec.answer,
-            decided_by="single" if rec.answer is not None else "abstain",
-            agents=[rec],
-            majority=rec.answer,
-            gold=q.gold,
-            correct=q.is_correct(rec.answer),
-            oracle=rec.correct,
-            majority_correct=rec.correct,
-            panel_digest=engine.digest,
-            panel_name=engine.panel.name,
-            usage=rec.usage,
-            cost=rec.cost,
-        )
-        return apply_decision(state, decision, model=rec.model)
+        decision = await engine.single(question_from_state(state), slot, direct=name == "direct")
+        return apply_decision(state, decision, model=decision.agents[0].model)
 
     return solve
 
@@ -276,42 +270,4 @@ def direct(
 
     Not a fair comparison with ORCH (no room to reason): use ``single`` for that.
     """
-    overrides = _overrides(None, seed, {})
-
-    def build() -> Orchestrator:
-        if model is not None:
-            p = check_models(Panel.from_args([model], None, **overrides), source=f"model={model}")
-        elif panel is None and agents is None and "agents" not in model_roles():
-            from inspect_ai.model import get_model
-
-            p = validate_panel({"agents": [{"model": get_model()}], **overrides}, source="--model")
-        else:
-            p = resolve_panel(panel, agents, None, overrides, need_merger=False)
-        return Orchestrator(p, cache=cache)
-
-    lazy = _Lazy(build, eager=panel is not None or agents is not None or model is not None, where="orch_eval/direct")
-    slot = 0 if model is not None else agent
-
-    async def solve(state: TaskState, generate: Generate) -> TaskState:
-        engine = lazy.get()
-        q = question_from_state(state)
-        rec = await engine.direct(q, slot)
-        decision = Decision(
-            question_id=q.id,
-            kind=q.kind.value,
-            final=rec.answer,
-            decided_by="single" if rec.answer is not None else "abstain",
-            agents=[rec],
-            majority=rec.answer,
-            gold=q.gold,
-            correct=q.is_correct(rec.answer),
-            oracle=rec.correct,
-            majority_correct=rec.correct,
-            panel_digest=engine.digest,
-            panel_name=engine.panel.name,
-            usage=rec.usage,
-            cost=rec.cost,
-        )
-        return apply_decision(state, decision, model=rec.model)
-
-    return solve
+    return _one_agent_solver("direct", agent, panel, agents, model, _overrides(None, seed, {}), cache)

@@ -76,11 +76,12 @@ def make_record(item: "Item", decision: Decision) -> dict[str, Any]:
 
 
 def write_records(path: Path, records: Iterable[Mapping[str, Any]]) -> Path:
+    """Write the Decision records of one task as JSON lines, atomically (never half-written)."""
+    from orch_eval.core.atomic import write_text_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-    return path
+    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+    return write_text_atomic(path, text)
 
 
 def _item_for_sample(task: str, sample: Mapping[str, Any]) -> "Item | None":
