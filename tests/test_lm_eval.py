@@ -339,3 +339,34 @@ def test_unknown_task_falls_back_to_the_prompt(caplog: pytest.LogCaptureFixture)
     assert task_family("mmlu_anatomy_generative") == "mmlu_generative"
     assert task_family("mmlu_flan_cot_zeroshot_anatomy") == "mmlu_flan_cot_zeroshot"
     assert task_family("gsm8k_cot") == "gsm8k_cot" and task_family("gsm8k_cot_llama") == "unknown"
+
+
+@pytest.mark.slow
+def test_same_answers_through_inspect_and_lm_eval(main_run: tuple[Path, dict], tmp_path: Path) -> None:
+    """The same panel on the same items decides the same way through both harnesses."""
+    from inspect_ai import eval as inspect_eval
+
+    from orch_eval.inspect.solvers import orch
+    from orch_eval.lm_eval import read_decisions
+
+    out, _ = main_run
+    lm = {r["question_id"]: r["decision"].final for r in read_decisions(out)}
+    runs = [
+        ("inspect_evals/mmlu_0_shot", {"subjects": "abstract_algebra", "shuffle": False}),
+        ("inspect_evals/gsm8k", {}),
+        ("inspect_evals/mmlu_pro", {"subjects": "math", "shuffle": False}),
+    ]
+    compared = 0
+    for task, args in runs:
+        log = inspect_eval(
+            task, task_args=args, model=None, solver=orch(panel=str(PANEL_A)), limit=LIMIT,
+            display="none", log_dir=str(tmp_path),
+        )[0]
+        assert log.status == "success", log.error
+        for sample in log.samples or []:
+            qid = str(sample.id)
+            if qid in lm:
+                assert sample.metadata["orch"]["final"] == lm[qid], (task, qid)
+                compared += 1
+    # the first LIMIT items of these tasks are the same documents in both harnesses
+    assert compared == 3 * LIMIT
