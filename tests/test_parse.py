@@ -591,3 +591,16 @@ def test_has_answer_line(text: str, expected: bool) -> None:
 )
 def test_strip_code(text: str, expected: str) -> None:
     assert strip_code(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Qwen2.5-Coder-1.5B as a GSM8K merger, local demo run 2026-11-27
+        ("Analyst 3's reasoning is correct because the load is constant. Therefore, the final number is 100.", "100"),
+        ("Therefore, the final answer is N = 1800.", "1800"),
+        ("The final number is \\(\\boxed{140}\\).", "140"),
+    ],
+)
+def test_merger_final_number_phrases(text: str, expected: str) -> None:
+    assert parse_number(text, stated_only=True) == expected

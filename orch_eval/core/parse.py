@@ -192,7 +192,7 @@ _ANSWER_LINE_REST = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _ANSWER_IS_REST = re.compile(
-    r"\banswer\s*(?:is|would\s+be|will\s+be|should\s+be|[:=])(?P<rest>[^\n]*)",
+    r"\b(?:answer|final\s+number)\s*(?:is|would\s+be|will\s+be|should\s+be|[:=])(?P<rest>[^\n]*)",
     re.IGNORECASE,
 )
 _BOXED_OPEN = re.compile(r"\\boxed\s*\{")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from orch_eval.core.question import AnswerKind, Question
 
-PROMPT_VERSION = "2"
+PROMPT_VERSION = "3"
 
 LENS_ORDER = ("concept", "elimination", "verification")
 """The fixed order in which ``lenses: auto`` assigns lenses to agents."""
@@ -72,8 +72,8 @@ def analysis_prompt(question: Question, lens: str | None = None) -> str:
         "2. Steps: the calculation, one step per line.\n"
         "3. Check: verify the result.\n"
         f"{lens_line}"
-        "Do not write code. Be concise. The last line of your response must be exactly "
-        '"ANSWER: N" where N is the final number only, without units.\n\n'
+        "Do not write code. Be concise. The last line of your response must be the word "
+        '"ANSWER:" followed by the final number only (digits, no units).\n\n'
         f"Problem: {question.stem.strip()}"
     )
 
@@ -87,7 +87,7 @@ def completion_prompt(question: Question) -> str:
         )
     return (
         "State your final answer now, based on your analysis above. "
-        'Reply with one line only: "ANSWER: N" where N is the final number.'
+        'Reply with one line only: the word "ANSWER:" followed by the final number (digits only).'
     )
 
 
@@ -139,7 +139,7 @@ def merge_prompt(
         goal = "choose the correct option"
     else:
         task = f"Problem: {question.stem.strip()}"
-        final = '"ANSWER: N" where N is the final number only'
+        final = 'the word "ANSWER:" followed by the final number only (digits, no units)'
         goal = "give the correct final number"
     return (
         f"You are the final judge. {len(analyses)} analysts worked on the task below independently. "
