@@ -312,6 +312,23 @@ def _solver_short(solver: str | None) -> str | None:
 # ---------------------------------------------------------------------------- Inspect
 
 
+def _usable_decisions(
+    p: Path, decisions: dict[str, Decision], correct: dict[str, bool], scorer: str, warnings: list[str]
+) -> dict[str, Decision]:
+    """The Decisions to derive systems from: all items must carry one (else none are used); the
+    harness's own score wins where a Decision disagrees with it (noted in ``warnings``)."""
+    if decisions and len(decisions) < len(correct):
+        warnings.append(f"{p}: only {len(decisions)} of {len(correct)} samples carry an ORCH Decision; none used")
+        return {}
+    disagree = [i for i, d in decisions.items() if d.correct is not None and d.correct != correct[i]]
+    if disagree:
+        warnings.append(
+            f"{p}: {scorer} and the ORCH Decision disagree on {len(disagree)} items "
+            f"({scorer} is used), e.g. {sorted(disagree)[:3]}"
+        )
+    return decisions
+
+
 def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = True) -> LoadedLog:
     """Read one Inspect log (see the module docstring)."""
     from inspect_ai.log import read_eval_log, read_eval_log_samples
@@ -398,15 +415,7 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
         )
         if not clusters:
             clusters = {i: i.rsplit("#", 1)[0] for i in correct}
-    if decisions and len(decisions) < len(correct):
-        warnings.append(f"{p}: only {len(decisions)} of {len(correct)} samples carry an ORCH Decision")
-        decisions = {}
-    disagree = [i for i, d in decisions.items() if d.correct is not None and d.correct != correct[i]]
-    if disagree:
-        warnings.append(
-            f"{p}: the task scorer and the ORCH Decision disagree on {len(disagree)} items "
-            f"(the scorer is used), e.g. {sorted(disagree)[:3]}"
-        )
+    decisions = _usable_decisions(p, decisions, correct, "the task scorer", warnings)
 
     # name of the log's own system
     spec = header.eval
@@ -557,15 +566,7 @@ def load_lm_eval_samples(
         if raw is not None:
             decisions[item] = _decision(raw, p, item)
     warnings: list[str] = []
-    if decisions and len(decisions) < len(correct):
-        warnings.append(f"{p}: only {len(decisions)} of {len(correct)} samples have an ORCH Decision; none used")
-        decisions = {}
-    disagree = [i for i, d in decisions.items() if d.correct is not None and d.correct != correct[i]]
-    if disagree:
-        warnings.append(
-            f"{p}: lm-eval's {metric_name} and the ORCH Decision disagree on {len(disagree)} items "
-            f"(lm-eval's metric is used), e.g. {sorted(disagree)[:3]}"
-        )
+    decisions = _usable_decisions(p, decisions, correct, f"lm-eval's {metric_name}", warnings)
     if name is None:
         if decisions:
             first = next(iter(decisions.values()))
