@@ -35,13 +35,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only is not None and name != only:
             sub.add_parser(name, help=help_text)
             continue
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as ex:
-            if ex.name and ex.name.startswith("orch_eval"):
-                continue  # subcommand not built yet in this checkout
-            raise
-        mod.add_parser(sub)
+        importlib.import_module(module).add_parser(sub)
     return parser
 
 
