@@ -28,7 +28,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     cal.add_argument("--task", required=True, help="inspect_evals/mmlu_0_shot, inspect_evals/mmlu_pro or inspect_evals/gsm8k")
     cal.add_argument("--split", required=True, help="calibration split (validation, dev or train)")
     cal.add_argument("--output", required=True, help="state file to write (JSON)")
-    cal.add_argument("--limit", type=int, default=None, help="first N calibration items only")
+    cal.add_argument("--limit", type=int, default=None, help="first N calibration items only (after --order)")
+    cal.add_argument(
+        "--order", choices=["seeded", "dataset"], default="seeded",
+        help="seeded (default): shuffle the split with --seed first (MMLU splits are sorted by subject); "
+        "dataset: the split's own order",
+    )
+    cal.add_argument("--seed", type=int, default=0, help="shuffle seed of --order seeded (default 0)")
     cal.add_argument("--log-dir", default=None, help="Inspect log folder of the calibration run")
     cal.add_argument("--max-samples", type=int, default=None)
     cal.add_argument("--no-cache", action="store_true", help="do not use Inspect's model cache")
@@ -69,6 +75,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         cache=not args.no_cache,
         max_samples=args.max_samples,
+        order=args.order,
+        seed=args.seed,
     )
     _print_summary(data)
     print(f"wrote {args.output}")
@@ -80,7 +88,7 @@ def _print_summary(data: dict[str, Any]) -> None:
     print(f"router state version {data['version']} (alpha {data['alpha']}, panel {data.get('panel_digest')})")
     if prov:
         print(f"learned on {prov.get('task')} split {prov.get('split')}: {prov.get('n_items')} items "
-              f"(sha256 {str(prov.get('items_sha256'))[:16]}...)")
+              f"(order {prov.get('order', 'dataset')}, sha256 {str(prov.get('items_sha256'))[:16]}...)")
     for entry in data.get("learned_on") or []:
         print(f"  source: {entry.get('task')} / {entry.get('split')} ({entry.get('n_items')} items)")
     stats = data["stats"]["agents"]

@@ -272,6 +272,19 @@ def test_calibrate_warm_start_and_leakage_refusal(tmp_path: Path) -> None:
     prov = data["provenance"]
     assert (prov["task"], prov["split"], prov["n_items"], prov["alpha"]) == (TASK, "validation", 30, 0.2)
     assert len(prov["items_sha256"]) == 64 and prov["panel_digest"] and prov["created"]
+    # seeded order by default: MMLU validation is sorted by subject, so its first 30 items would
+    # cover two subjects; the shuffled 30 spread over many, and are not the split's first 30
+    from inspect_ai.log import read_eval_log
+
+    from orch_eval.inspect.routing import calibration_dataset
+
+    assert prov["order"] == "seeded:0"
+    cal_log = read_eval_log(prov["log"])
+    cal_ids = [str(i) for i in cal_log.eval.dataset.sample_ids or []]
+    split = list(calibration_dataset(TASK, "validation"))
+    subject = {str(x.id): x.metadata["subject"] for x in split}
+    assert len(cal_ids) == 30 and cal_ids != [str(x.id) for x in split[:30]]
+    assert len({subject[i] for i in cal_ids}) >= 10 > len({x.metadata["subject"] for x in split[:30]})
     assert data["version"] == 30 and data["stats"]["agents"][1]["acc"] > data["stats"]["agents"][0]["acc"]
     # calibrating on the evaluated split is refused
     assert main(["router", "calibrate", "--panel", str(panel), "--task", TASK, "--split", "test",

@@ -148,7 +148,8 @@ RETRY_REFUSED = (
     "items hold every max_samples slot while waiting for the feedback of an earlier item that cannot start. "
     "Resume instead by running the same eval again (inspect eval ... with a new --log-dir) with the same "
     "router_state_out: the router continues from the state, and the items it had already applied are routed "
-    "exactly as before from its retained window (see docs/router.md, resume)."
+    "exactly as before from its retained window (see docs/router.md, resume). `orch-eval run` does this by "
+    "itself: rerunning the experiment sets the unfinished log aside and reruns the system from the cache."
 )
 
 
@@ -258,8 +259,8 @@ def _replaying(engine: Orchestrator, records: Sequence[AgentRecord]) -> Orchestr
     sub = copy.copy(engine)
     by_slot = {r.slot: r for r in records}
 
-    async def analyse(question: Question, slot: int) -> AgentRecord:
-        return by_slot[slot]
+    async def analyse(question: Question, slot: int, focus: str | None = None) -> AgentRecord:
+        return by_slot[slot]  # shadow mode never dispatches (refused by the panel schema)
 
     sub.analyse = analyse  # type: ignore[method-assign]
     return sub
@@ -292,7 +293,7 @@ async def decide_routed(engine: Orchestrator, question: Question, state: TaskSta
                 "cost": sum(r.cost for r in records) + (decision.merge.cost if decision.merge else 0.0),
             }
         else:
-            decision = await engine.decide(question, consult=route.consult)
+            decision = await engine.decide(question, consult=route.consult, top=route.top)
             feedback = feedback_from_records(decision.agents, cfg, index, sid, state.epoch, question.domain)
         decision.router = {
             "index": index,
@@ -399,9 +400,17 @@ def calibrate(
     log_dir: str | None = None,
     cache: bool = True,
     max_samples: int | None = None,
+    order: str = "seeded",
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Run the panel's agents (no merger) on a calibration split through Inspect and write the
-    learned router state to ``output``. Returns the state written."""
+    learned router state to ``output``. Returns the state written.
+
+    ``order="seeded"`` (default) shuffles the split with ``seed`` before ``limit`` and before the
+    feedback is applied: MMLU's splits are sorted by subject, so in dataset order the first N
+    items cover a few subjects only and, because an EMA remembers about ``(2 - alpha) / alpha``
+    items, the warm start would reflect the last subject alone. ``order="dataset"`` keeps the
+    split's own order."""
     from inspect_ai import Task
     from inspect_ai import eval as inspect_eval
 
@@ -410,8 +419,13 @@ def calibrate(
     if panel.router is None:
         panel = panel.model_copy(update={"router": RouterConfig()})
     dataset = calibration_dataset(task, split)
+    if order == "seeded":
+        dataset.shuffle(seed=seed)
+    elif order != "dataset":
+        raise OrchConfigError(f"router calibrate: order must be 'seeded' or 'dataset', not {order!r}")
     holder: dict[str, Any] = {}
-    agents_only = panel.model_copy(update={"merger": None})
+    # the agents' own analyses (no merger, no dispatcher): what the router's feedback measures
+    agents_only = panel.model_copy(update={"merger": None, "dispatch": False, "dispatcher": None})
     t = Task(dataset=dataset, solver=calibrate_solver(agents_only, holder, cache=cache), name=f"router_calibrate_{task_short(task)}")
     logs = inspect_eval(
         t,
@@ -435,6 +449,7 @@ def calibrate(
         "items_sha256": items_sha256(ids),
         "panel_digest": panel.digest(),
         "alpha": router.config.alpha,
+        "order": f"seeded:{seed}" if order == "seeded" else "dataset",
         "created": router.created,
         "log": logs[0].location,
     }
