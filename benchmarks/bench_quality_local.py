@@ -7,14 +7,17 @@ Systems, on the same items (paired):
   - qwen2.5-coder-1.5b alone with the same analysis prompt and budget (`orch_eval/single`):
     the pre-declared reference, the strongest local model;
   - the same-model variant `solvers/local-lenses.yaml` (the 1.5B as three lens agents, merged by
-    itself), on the first `--lenses-items` MMLU items.
+    itself), on the first `--lenses-items` items of each benchmark, against the 1.5B alone.
 Benchmarks: `inspect_evals/mmlu_0_shot` (its fixed seed-42 order; first N) and
 `inspect_evals/gsm8k` (dataset order; first N). Item ids are written to the result file.
 
-    python benchmarks/bench_quality_local.py --mmlu 100 --gsm8k 100 --lenses-items 30
+    python benchmarks/bench_quality_local.py --mmlu 100 --gsm8k 100 --lenses-items 100
 
 Runs through Inspect's eval_set in `--log-dir` (default logs/bench-quality-local): rerunning
-resumes where it stopped. Writes benchmarks/results/quality_local.{json,md}.
+resumes where it stopped, and Inspect's cache makes finished calls free. Writes
+benchmarks/results/quality_local.json (the benchmarks run this time replace their entries; the
+others are kept, each with the command and date that produced it) and one report per comparison,
+quality_local_<benchmark>[_lenses].{json,md}.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mmlu", type=int, default=100)
     ap.add_argument("--gsm8k", type=int, default=100)
-    ap.add_argument("--lenses-items", type=int, default=30)
+    ap.add_argument("--lenses-items", type=int, default=100, help="items of the lenses variant per benchmark")
     ap.add_argument("--log-dir", default=str(ROOT / "logs" / "bench-quality-local"))
     ap.add_argument("--output", default=str(HERE / "results" / "quality_local"))
     args = ap.parse_args()
@@ -101,34 +104,43 @@ def main() -> None:
         )[0]
         timings[f"{bench}_single_s"] = time.perf_counter() - t0
         logs = [orch_log.location, ref_log.location]
-        if bench == "mmlu" and args.lenses_items > 0:
+        if args.lenses_items > 0:
             t0 = time.perf_counter()
-            lens_log = _run([task], orch(panel="local-lenses"), args.lenses_items, root / bench / "lenses")[0]
-            timings["mmlu_lenses_s"] = time.perf_counter() - t0
-            # the lenses run covers the first items only: compared on the intersection
-            results["mmlu_lenses"] = _compare(
-                [lens_log.location, ref_log.location], "single", out.parent / f"{out.name}_mmlu_lenses", intersect=True
+            lens_log = _run([task], orch(panel="local-lenses"), min(n, args.lenses_items), root / bench / "lenses")[0]
+            timings[f"{bench}_lenses_s"] = time.perf_counter() - t0
+            # the lenses run may cover the first items only: compared on the intersection
+            results[f"{bench}_lenses"] = _compare(
+                [lens_log.location, ref_log.location], "single", out.parent / f"{out.name}_{bench}_lenses", intersect=True
             )
+            results[f"{bench}_lenses"]["seconds_per_item_wall"] = timings[f"{bench}_lenses_s"] / min(n, args.lenses_items)
         results[bench] = _compare(logs, "single", out.parent / f"{out.name}_{bench}")
         times = _sample_times(orch_log.location)
         from inspect_ai.log import read_eval_log
 
         header = read_eval_log(orch_log.location, header_only=True)
-        results[bench]["orch_seconds_per_item_median"] = statistics.median(times) if times else None
+        results[bench]["orch_sample_latency_median_s"] = statistics.median(times) if times else None
+        results[bench]["orch_seconds_per_item_wall"] = timings[f"{bench}_orch_s"] / n
+        results[bench]["single_seconds_per_item_wall"] = timings[f"{bench}_single_s"] / n
         results[bench]["item_ids"] = [str(i) for i in (header.eval.dataset.sample_ids or [])]
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    summary = {
-        "benchmark": "quality_local",
+    run = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "command": " ".join(["python", "benchmarks/bench_quality_local.py", *sys.argv[1:]]),
         "panel_digest": local.digest(),
         "peak_rss_gb": peak_kb / 1024 / 1024,
         "timings_s": timings,
-        "results": results,
     }
-    Path(f"{out}.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    print(json.dumps({k: v for k, v in summary.items() if k != "results"}, indent=2))
+    path = Path(f"{out}.json")
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    if "runs" not in summary:  # older single-run layout: start afresh
+        summary = {"benchmark": "quality_local", "runs": {}, "results": {}}
+    for key, value in results.items():
+        value["run"] = run
+        summary["results"][key] = value
+        summary["runs"][key] = run
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(json.dumps(run, indent=2))
 
 
 if __name__ == "__main__":
