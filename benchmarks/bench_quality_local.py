@@ -29,7 +29,6 @@ import platform
 import resource
 import statistics
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,6 +51,15 @@ def _run(tasks: list[str], solver, limit: int, log_dir: Path, **kw) -> list:  # 
     if not ok:
         raise SystemExit(f"eval_set did not complete in {log_dir}; rerun the same command to resume")
     return logs
+
+
+def _eval_seconds(log) -> float:  # type: ignore[no-untyped-def]
+    """Wall time of the eval that produced ``log`` (from its own start and end stamps), so a
+    rerun that finds the log complete still reports the original run's time."""
+    from datetime import datetime
+
+    st = log.stats
+    return (datetime.fromisoformat(st.completed_at) - datetime.fromisoformat(st.started_at)).total_seconds()
 
 
 def _sample_times(log_path: str) -> list[float]:
@@ -92,22 +100,19 @@ def main() -> None:
     for bench, task, n in (("mmlu", "inspect_evals/mmlu_0_shot", args.mmlu), ("gsm8k", "inspect_evals/gsm8k", args.gsm8k)):
         if n <= 0:
             continue
-        t0 = time.perf_counter()
         orch_log = _run([task], orch(panel="local"), n, root / bench / "orch")[0]
-        timings[f"{bench}_orch_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        timings[f"{bench}_orch_s"] = _eval_seconds(orch_log)
         ref_log = _run(
             [task],
             single(agents=[{"model": REFERENCE_MODEL, "args": {"n_threads": 2}}], budgets=budgets),
             n,
             root / bench / "single",
         )[0]
-        timings[f"{bench}_single_s"] = time.perf_counter() - t0
+        timings[f"{bench}_single_s"] = _eval_seconds(ref_log)
         logs = [orch_log.location, ref_log.location]
         if args.lenses_items > 0:
-            t0 = time.perf_counter()
             lens_log = _run([task], orch(panel="local-lenses"), min(n, args.lenses_items), root / bench / "lenses")[0]
-            timings[f"{bench}_lenses_s"] = time.perf_counter() - t0
+            timings[f"{bench}_lenses_s"] = _eval_seconds(lens_log)
             # the lenses run may cover the first items only: compared on the intersection
             results[f"{bench}_lenses"] = _compare(
                 [lens_log.location, ref_log.location], "single", out.parent / f"{out.name}_{bench}_lenses", intersect=True

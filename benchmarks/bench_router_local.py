@@ -43,6 +43,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))  # bench_quality_local's helpers
 os.environ.setdefault("HF_DATASETS_CACHE", str(ROOT / ".cache" / "hf_datasets"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -68,16 +69,19 @@ def _run(solver: Any, limit: int, log_dir: Path) -> tuple[str, float]:
     """One eval of the task (skipped when already complete): its log and wall seconds."""
     from inspect_ai import eval as inspect_eval
 
+    from inspect_ai.log import read_eval_log
+
+    from bench_quality_local import _eval_seconds
+
     found = _done(log_dir)
     if found is not None:
         print(f"[bench-router] {log_dir.name}: complete log found, not rerun", file=sys.stderr)
-        return found, 0.0
+        return found, _eval_seconds(read_eval_log(found, header_only=True))
     print(f"[bench-router] {log_dir.name}: running {limit} items", file=sys.stderr)
-    t0 = time.perf_counter()
     log = inspect_eval(TASK, model=None, solver=solver, limit=limit, log_dir=str(log_dir), display="plain")[0]
     if log.status != "success":
         raise SystemExit(f"{log_dir.name}: eval ended {log.status}: {log.error}; rerun the same command to resume")
-    return log.location.removeprefix("file://"), time.perf_counter() - t0
+    return log.location.removeprefix("file://"), _eval_seconds(log)
 
 
 def _routing_summary(log_path: str) -> dict[str, Any]:
@@ -160,15 +164,15 @@ def main() -> None:
                          router_state_out=str(root / "shadow1.state.json")), root / "shadow1"),
     }
     # cheapest order: the reference, then the unrouted panels (their analyses feed the routed ones)
-    sys.path.insert(0, str(HERE))
+    from bench_quality_local import _eval_seconds
     from bench_quality_local import _run as quality_run  # eval_set, as that benchmark runs them
 
     for name in [s for s in SYSTEMS if s in chosen]:
         solver, log_dir = runs[name]
         if name in ("single", "local"):
-            t0 = time.perf_counter()
-            logs[name] = quality_run([TASK], solver, args.items, log_dir)[0].location.removeprefix("file://")
-            timings[f"{name}_s"] = time.perf_counter() - t0
+            qlog = quality_run([TASK], solver, args.items, log_dir)[0]
+            logs[name] = qlog.location.removeprefix("file://")
+            timings[f"{name}_s"] = _eval_seconds(qlog)
         else:
             logs[name], timings[f"{name}_s"] = _run(solver, args.items, log_dir)
 
