@@ -52,6 +52,7 @@ def experiment(tmp_path: Path, name: str = "fake", agents: list[str] = AGENTS, m
             {"kind": "direct", "agent": 0},
             {"name": "orch-k2", "kind": "orch", "agents": 2},
             {"name": "orch-named", "kind": "orch", "anonymise": False},
+            "dispatch",
         ],
         "reference": REFERENCE,
         "report": {"bootstrap": 100, "plots": False},
@@ -128,7 +129,7 @@ def test_systems_expand_and_derive(tmp_path: Path) -> None:
     names = [s.name for s in plan.systems]
     assert names == [
         "orch", "orch+router", "majority", *[f"single:{a}" for a in AGENTS], f"direct:{AGENTS[0]}", "orch-k2",
-        "orch-named",
+        "orch-named", "dispatch",
     ]
     derived = {s.name: s.derived_from for s in plan.systems}
     assert derived["majority"] == "orch" and all(derived[f"single:{a}"] == "orch" for a in AGENTS)
@@ -136,6 +137,8 @@ def test_systems_expand_and_derive(tmp_path: Path) -> None:
     assert plan.system("orch+router").panel.router is not None
     assert [a.model_name for a in plan.system("orch-k2").panel.agents] == AGENTS[:2]
     assert plan.system("orch-named").panel.anonymise is False
+    assert plan.system("dispatch").panel.dispatch is True and plan.system("dispatch").solver()[0] == "orch"
+    assert derived["dispatch"] is None and not plan.system("orch").panel.dispatch
 
 
 # ---------------------------------------------------------------------------- end to end
@@ -158,7 +161,8 @@ def test_end_to_end_report_and_dry_run_counts(tmp_path: Path) -> None:
     assert result.status == "complete", result.message
     # dry-run call counts equal the calls the real run made, per model
     assert call_counts() == expected
-    assert sum(expected.values()) == 2 * 10 * (4 + 1 + 1 + 1 + 1)  # orch, router merges, direct, k2, named
+    # orch, router merges, direct, k2, named; dispatch: its call, three focused analyses, the merge
+    assert sum(expected.values()) == 2 * 10 * (4 + 1 + 1 + 1 + 1 + 5)
 
     report = json.loads((tmp_path / "logs" / "report.json").read_text())
     assert (tmp_path / "logs" / "report.md").is_file()
@@ -268,6 +272,60 @@ def test_killed_run_resumes_without_redoing_finished_samples(tmp_path: Path) -> 
     assert not any(c[1] == "merge" and c[2] in merged_first for c in second if c not in redone)
 
     # the resumed report equals the uninterrupted one
+    a = json.loads((tmp_path / "logs" / "report.json").read_text())
+    b = json.loads((tmp_path / "full" / "report.json").read_text())
+    assert strip_volatile(a) == strip_volatile(b)
+
+
+@pytest.mark.slow
+def test_killed_routed_system_resumes_by_rerunning_the_experiment(tmp_path: Path) -> None:
+    """A routed system cannot go through Inspect's retry (samples out of dataset order); the
+    runner sets its unfinished log aside and reruns it from the first item, finished items from
+    the cache: no finished merge is redone and the report equals an uninterrupted run's."""
+    agents = [f"{a}:latency=100" for a in AGENTS]
+    path = experiment(
+        tmp_path, name="killrouted", agents=agents, merger=f"{MERGER}:latency=100",
+        systems=[{"name": "routed", "kind": "orch", "router": {"top_k": 1, "explore_every": 3}},
+                 {"kind": "single", "agent": 0}],
+    )
+    data = yaml.safe_load(path.read_text())
+    data["reference"] = f"single:{agents[0]}"
+    path.write_text(yaml.safe_dump(data))
+
+    def cli(log_dir: Path, cache: Path, calls: Path) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [ORCH_EVAL, "run", str(path), "--log-dir", str(log_dir), "--display", "none", "--max-samples", "2"],
+            cwd=ROOT, env=subprocess_env(INSPECT_CACHE_DIR=str(cache), ORCH_FAKE_CALL_LOG=str(calls)),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+
+    full_calls = tmp_path / "full.jsonl"
+    proc = cli(tmp_path / "full", tmp_path / "cache-full", full_calls)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+    full = _calls(full_calls)
+
+    calls1, calls2 = tmp_path / "run1.jsonl", tmp_path / "run2.jsonl"
+    proc = cli(tmp_path / "logs", tmp_path / "cache", calls1)
+    deadline = time.time() + 300
+    while time.time() < deadline and sum(c[1] == "merge" for c in _calls(calls1)) < 6:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    first = _calls(calls1)
+    assert 0 < sum(c[1] == "merge" for c in first) < sum(c[1] == "merge" for c in full), "kill came too late"
+    proc = cli(tmp_path / "logs", tmp_path / "cache", calls2)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-3000:]
+    assert "unfinished log was set aside" in out
+    assert list((tmp_path / "logs").glob("*.eval.interrupted"))
+    second = _calls(calls2)
+    # the union of both runs' calls is the uninterrupted run's; nothing finished is redone
+    # except calls in flight at the kill (at most 2 benchmarks x max_samples x 4)
+    redone = Counter(first) & Counter(second)
+    assert Counter(first) + Counter(second) - redone == Counter(full)
+    assert sum(redone.values()) <= 2 * 2 * 4, redone
     a = json.loads((tmp_path / "logs" / "report.json").read_text())
     b = json.loads((tmp_path / "full" / "report.json").read_text())
     assert strip_volatile(a) == strip_volatile(b)

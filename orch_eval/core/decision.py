@@ -57,6 +57,8 @@ class AgentRecord(BaseModel):
     original time)."""
     cost: float = 0.0
     correct: bool | None = None
+    focus: str | None = None
+    """The dispatcher's sub-question this analysis focused on (``dispatch: true``), if any."""
 
 
 class MergeRecord(BaseModel):
@@ -67,6 +69,25 @@ class MergeRecord(BaseModel):
     text: str = ""
     completion_used: bool = False
     completion_text: str | None = None
+    error: str | None = None
+    fault: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    latency: float = 0.0
+    cost: float = 0.0
+
+
+class DispatchRecord(BaseModel):
+    """The dispatcher's call for one item (the paper's decomposition, ``dispatch: true``)."""
+
+    slot: int
+    """The agent slot that wrote the sub-questions (the top-ranked consulted agent)."""
+    model: str
+    text: str = ""
+    subquestions: list[str | None] = Field(default_factory=list)
+    """One entry per consulted agent, in panel order; None where the fixed fallback applied."""
+    fallback: Literal["none", "partial", "all"] = "none"
+    """``partial``/``all``: fewer sub-questions than analysts were parsed (or the call failed);
+    those analysts wrote their ordinary analysis instead."""
     error: str | None = None
     fault: str | None = None
     usage: Usage = Field(default_factory=Usage)
@@ -96,6 +117,8 @@ class Decision(BaseModel):
     panel_name: str | None = None
     router: dict | None = None
     """Router scores, chosen slots and state version when a router was used."""
+    dispatch: DispatchRecord | None = None
+    """The dispatcher's sub-questions when the panel decomposes (``dispatch: true``)."""
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
     notes: list[str] = Field(default_factory=list)

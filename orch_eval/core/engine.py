@@ -29,13 +29,14 @@ from inspect_ai.model import (
 )
 
 from orch_eval.core.context import current_question
-from orch_eval.core.decision import AgentRecord, Decision, MergeRecord, Usage
+from orch_eval.core.decision import AgentRecord, Decision, DispatchRecord, MergeRecord, Usage
 from orch_eval.core.panel import ModelSpec, Panel
-from orch_eval.core.parse import parse_answer
+from orch_eval.core.parse import parse_answer, parse_subquestions
 from orch_eval.core.prompts import (
     analysis_prompt,
     completion_prompt,
     direct_prompt,
+    dispatch_prompt,
     merge_prompt,
     strip_quoted,
 )
@@ -243,20 +244,55 @@ class Orchestrator:
     def _completion_budget(self) -> int | None:
         return self.panel.budgets.completion if self.panel.completion_step else None
 
-    async def analyse(self, question: Question, slot: int) -> AgentRecord:
-        """One agent's structured analysis of one question."""
+    async def analyse(self, question: Question, slot: int, focus: str | None = None) -> AgentRecord:
+        """One agent's structured analysis of one question (focused on a dispatcher's
+        sub-question when ``focus`` is given)."""
         spec = self.panel.agents[slot]
         lens = self.panel.lens_of(slot)
         model = self.agent_model(slot)
         r = await self._call(
             model,
             question,
-            analysis_prompt(question, lens),
+            analysis_prompt(question, lens, focus),
             self._config(spec, self._analysis_budget(question)),
             self.agent_cache(slot),
             self._completion_budget(),
         )
-        return self._agent_record(question, slot, lens, r)
+        rec = self._agent_record(question, slot, lens, r)
+        rec.focus = focus
+        return rec
+
+    async def dispatch(self, question: Question, slot: int, k: int) -> DispatchRecord:
+        """The dispatcher (agent ``slot``) writes ``k`` sub-questions, one per consulted agent.
+
+        Fixed fallbacks: a failed call or fewer than ``k`` parsable numbered lines leave the
+        missing entries None, and those agents write their ordinary analysis."""
+        spec = self.panel.agents[slot]
+        rec = DispatchRecord(slot=slot, model=spec.model_name, subquestions=[None] * k, fallback="all")
+        start = time.perf_counter()
+        try:
+            output = await self.agent_model(slot).generate(
+                [ChatMessageUser(content=dispatch_prompt(question, k))],
+                config=self._config(spec, self.panel.budgets.dispatch),
+                cache=self._cache({"orch_role": f"dispatch{slot}", "orch_agent": self.panel.agent_digest(slot)}),
+            )
+        except Exception as ex:  # a model fault never crashes an evaluation
+            if _is_limit_error(ex):
+                raise
+            rec.error = redact(f"{type(ex).__name__}: {ex}")[:2000]  # type: ignore[index]
+            rec.fault = "error"
+            rec.latency = time.perf_counter() - start
+            return rec
+        rec.text = output.completion or ""
+        rec.usage = _usage(output)
+        rec.latency = output.time if output.time is not None else time.perf_counter() - start
+        rec.cost = self.panel.cost(spec.model_name, rec.usage.input_tokens, rec.usage.output_tokens)
+        subs = parse_subquestions(rec.text, k)
+        rec.subquestions = [*subs, *([None] * (k - len(subs)))]
+        rec.fallback = "none" if len(subs) == k else ("partial" if subs else "all")
+        if not subs:
+            rec.fault = "empty" if not rec.text.strip() else "unparsable"
+        return rec
 
     def _agent_record(self, question: Question, slot: int, lens: str | None, r: CallResult) -> AgentRecord:
         model_name = self.panel.agents[slot].model_name
@@ -310,12 +346,30 @@ class Orchestrator:
             cost=self.panel.cost(spec.model_name, r.usage.input_tokens, r.usage.output_tokens),
         )
 
-    async def decide(self, question: Question, consult: Sequence[int] | None = None) -> Decision:
+    def _dispatcher_slot(self, chosen: Sequence[int], top: int | None) -> int:
+        """The router's top-ranked consulted agent, else the panel's ``dispatcher`` when it is
+        consulted, else the first consulted slot."""
+        for cand in (top, self.panel.dispatcher):
+            if cand is not None and cand in chosen:
+                return cand
+        return chosen[0]
+
+    async def decide(
+        self, question: Question, consult: Sequence[int] | None = None, top: int | None = None
+    ) -> Decision:
         """Decide one item. ``consult`` limits which agent slots are asked (router); others are
-        recorded as not consulted."""
+        recorded as not consulted. ``top`` is the router's best-ranked consulted agent (the
+        dispatcher when the panel dispatches)."""
         n = len(self.panel.agents)
         chosen = sorted(set(consult)) if consult is not None else list(range(n))
-        analysed = await gather([lambda s=s: self.analyse(question, s) for s in chosen])  # type: ignore[misc]
+        dispatch_rec: DispatchRecord | None = None
+        focus: dict[int, str | None] = {}
+        if self.panel.dispatch and chosen:
+            dispatch_rec = await self.dispatch(question, self._dispatcher_slot(chosen, top), len(chosen))
+            focus = dict(zip(chosen, dispatch_rec.subquestions))
+        analysed = await gather(  # type: ignore[misc]
+            [lambda s=s: self.analyse(question, s, focus.get(s)) for s in chosen]
+        )
         by_slot = {rec.slot: rec for rec in analysed}
         agents = [
             by_slot.get(s)
@@ -351,9 +405,16 @@ class Orchestrator:
 
         usage = sum((rec.usage for rec in analysed), Usage())
         cost = sum(rec.cost for rec in analysed)
-        if merge_rec is not None:
-            usage = usage + merge_rec.usage
-            cost += merge_rec.cost
+        for extra in (merge_rec, dispatch_rec):
+            if extra is not None:
+                usage = usage + extra.usage
+                cost += extra.cost
+        if dispatch_rec is not None and dispatch_rec.fallback != "none":
+            missing = sum(q is None for q in dispatch_rec.subquestions)
+            notes.append(
+                f"dispatcher (agent {dispatch_rec.slot}) gave {len(chosen) - missing} of {len(chosen)} sub-questions"
+                f" ({dispatch_rec.fault or 'too few'}): {missing} analysts wrote their ordinary analysis"
+            )
         correct = question.is_correct(final)
         oracle = None if question.gold is None else any(bool(rec.correct) for rec in analysed)
         return Decision(
@@ -373,6 +434,7 @@ class Orchestrator:
             usage=usage,
             cost=cost,
             notes=notes,
+            dispatch=dispatch_rec,
         )
 
     async def single(self, question: Question, slot: int = 0, direct: bool = False) -> Decision:

@@ -108,6 +108,8 @@ class Budgets(BaseModel):
     """Answer-completion step after an analysis without a parsable answer."""
     direct: int = Field(default=16, gt=0)
     """The paper's letter-only baseline (``direct`` solver)."""
+    dispatch: int = Field(default=192, gt=0)
+    """The dispatcher's sub-questions (``dispatch: true``)."""
 
 
 class Price(BaseModel):
@@ -146,6 +148,14 @@ class Panel(BaseModel):
     router: RouterConfig | None = None
     """EMA router settings (see ``orch_eval.core.router``); None: consult every agent. A mapping,
     ``on``/``off`` or a ``RouterConfig`` is accepted."""
+    dispatch: bool = False
+    """The paper's dispatcher decomposition: before the analyses, the top-ranked consulted agent
+    (the router's best score; without a router, ``dispatcher`` or the first consulted slot)
+    writes one sub-question per consulted agent, and each agent's analysis focuses on its own.
+    Fixed fallbacks: a sub-question that is missing (failed call, too few numbered lines) gives
+    that agent its ordinary analysis; everything is recorded in ``Decision.dispatch``."""
+    dispatcher: int | None = Field(default=None, ge=0)
+    """Slot of the dispatcher when no router ranks the agents (default: the first consulted)."""
 
     @field_validator("router", mode="before")
     @classmethod
@@ -158,6 +168,12 @@ class Panel(BaseModel):
             raise ValueError(
                 f"min_analyses={self.min_analyses} exceeds the number of agents ({len(self.agents)})"
             )
+        if self.dispatcher is not None and self.dispatcher >= len(self.agents):
+            raise ValueError(f"dispatcher={self.dispatcher} is not an agent slot (the panel has {len(self.agents)} agents)")
+        if self.dispatch and self.router is not None and self.router.enabled and self.router.shadow:
+            raise ValueError("dispatch does not combine with the router's shadow mode (its analyses are made before routing)")
+        if self.dispatcher is not None and not self.dispatch:
+            raise ValueError("dispatcher is set but dispatch is false: set dispatch: true to decompose")
         return self
 
     # ---- derived -------------------------------------------------------------------------
@@ -178,13 +194,15 @@ class Panel(BaseModel):
             "prompt_version": PROMPT_VERSION,
             "agents": [dict(a.identity(), lens=self.lens_of(i)) for i, a in enumerate(self.agents)],
             "merger": None if self.merger is None else self.merger.identity(),
-            "budgets": self.budgets.model_dump(),
+            "budgets": self._budget_identity(),
             "seed": self.seed,
             "temperature": self.temperature,
             "min_analyses": self.min_analyses,
             "anonymise": self.anonymise,
             "completion_step": self.completion_step,
             "router": None if self.router is None or not self.router.enabled else self.router.identity(),
+            # only when on, so that digests (and cache scopes) of panels without it are unchanged
+            **({"dispatch": {"dispatcher": self.dispatcher, "budget": self.budgets.dispatch}} if self.dispatch else {}),
         }
 
     def digest(self) -> str:
@@ -197,12 +215,22 @@ class Panel(BaseModel):
             {
                 "prompt_version": PROMPT_VERSION,
                 "agent": dict(self.agents[slot].identity(), lens=self.lens_of(slot)),
-                "budgets": self.budgets.model_dump(),
+                "budgets": self._budget_identity(dispatch=False),
                 "seed": self.seed,
                 "temperature": self.temperature,
                 "completion_step": self.completion_step,
             }
         )
+        # Not in here: ``dispatch``. A focused analysis has its own prompt text (so its own cache
+        # entry); a fallback analysis is the plain one and rightly shares the plain entry.
+
+    def _budget_identity(self, dispatch: bool = True) -> dict[str, Any]:
+        """Budgets as they enter digests; the dispatch budget only matters (and only appears)
+        when the panel dispatches, so older digests stay valid."""
+        b = self.budgets.model_dump()
+        if not (dispatch and self.dispatch):
+            b.pop("dispatch")
+        return b
 
     def cost(self, model_name: str, input_tokens: int, output_tokens: int) -> float:
         """Cost of a call under the price table (0 for models without a price)."""

@@ -27,6 +27,7 @@ __all__ = [
     "numbers_equal",
     "parse_answer",
     "has_answer_line",
+    "parse_subquestions",
 ]
 
 # --------------------------------------------------------------------------- code
@@ -369,3 +370,37 @@ def parse_answer(text: str, kind: str, letters: str = "ABCD", stated_only: bool 
 def has_answer_line(text: str) -> bool:
     """Whether ``text`` has an ``ANSWER:`` line (``Final Answer:``, ``**Answer:**`` too)."""
     return _ANSWER_LINE.search(text) is not None
+
+
+# --------------------------------------------------------------------------- sub-questions
+
+_SUBQ_LINE = re.compile(
+    r"^\s*(?:[*_#>\-]+\s*)?(?:sub[- ]?question\s*)?\(?(?P<n>\d{1,2})\s*[.):\]]\s*[*_]*\s*(?P<text>\S.*)$",
+    re.IGNORECASE,
+)
+SUBQUESTION_MAX_CHARS = 300
+"""Longer sub-questions are cut here (a looping dispatcher must not flood the analysts' prompts)."""
+
+
+def parse_subquestions(text: str, k: int) -> list[str]:
+    """Up to ``k`` distinct sub-questions from a dispatcher's numbered lines (``1. ...``,
+    ``2) ...``, ``Sub-question 3: ...``), in the order written. Code and lines with an answer
+    marker are ignored; duplicates (case-insensitive) are dropped. Never raises."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for line in strip_code(text).splitlines():
+        m = _SUBQ_LINE.match(line)
+        if not m:
+            continue
+        sub = m.group("text").strip().strip("*_").strip()
+        if not sub or re.match(r"(?i)(final\s+)?answer\s*[:：]", sub):
+            continue
+        sub = sub[:SUBQUESTION_MAX_CHARS]
+        key = sub.casefold()
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(sub)
+        if len(out) == k:
+            break
+    return out

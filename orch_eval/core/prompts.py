@@ -48,9 +48,17 @@ def format_options(question: Question) -> str:
     return "\n".join(f"{letter}) {text}" for letter, text in zip(question.letters, question.options or []))
 
 
-def analysis_prompt(question: Question, lens: str | None = None) -> str:
-    """The structured-analysis prompt every agent (and the fair ``single`` baseline) receives."""
+def analysis_prompt(question: Question, lens: str | None = None, focus: str | None = None) -> str:
+    """The structured-analysis prompt every agent (and the fair ``single`` baseline) receives.
+
+    ``focus`` is a sub-question written by the dispatcher (``dispatch: true``); without one the
+    text is exactly the plain analysis prompt, so its cache entries are shared."""
     lens_line = f"\n{LENSES[lens][question.kind]}\n" if lens else ""
+    if focus:
+        lens_line += (
+            "\nFocus sub-question (from the dispatcher; it may be imperfect): answer it first in one or "
+            f"two lines, then use it for the analysis: {focus}\n"
+        )
     if question.kind == AnswerKind.choice:
         letters = question.letters
         return (
@@ -75,6 +83,23 @@ def analysis_prompt(question: Question, lens: str | None = None) -> str:
         "Do not write code. Be concise. The last line of your response must be the word "
         '"ANSWER:" followed by the final number only (digits, no units).\n\n'
         f"Problem: {question.stem.strip()}"
+    )
+
+
+def dispatch_prompt(question: Question, k: int) -> str:
+    """The dispatcher's request: ``k`` sub-questions that split the work, one per analyst (the
+    paper's decomposition). It must not answer the question itself."""
+    what = "multiple-choice question" if question.kind == AnswerKind.choice else "math problem"
+    body = (
+        f"Question: {question.stem.strip()}\n\n{format_options(question)}"
+        if question.kind == AnswerKind.choice
+        else f"Problem: {question.stem.strip()}"
+    )
+    return (
+        f"You coordinate {k} analysts who will each work on the {what} below. Split the work: write "
+        f"exactly {k} short sub-questions, each one a different step or fact that helps reach the "
+        "answer, so that together they cover the whole task. Do not answer the question. Write one "
+        f"numbered line per sub-question (1. ... to {k}. ...) and nothing else.\n\n{body}"
     )
 
 

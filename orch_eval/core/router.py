@@ -359,6 +359,11 @@ class Route:
     lcb: list[float] | None = None
     ucb: list[float] | None = None
 
+    @property
+    def top(self) -> int | None:
+        """The best-scored consulted agent (ties: panel order)."""
+        return min(self.consult, key=lambda i: (-self.scores[i], i)) if self.consult else None
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "chosen": self.consult,

@@ -24,10 +24,11 @@ BENCHMARKS: dict[str, dict[str, Any]] = {
 """Benchmarks the runner knows: the unchanged inspect_evals tasks. (mmlu_pro stores its
 category in the ``subject`` metadata field.)"""
 
-SYSTEM_KINDS = ("orch", "single", "majority", "direct")
+SYSTEM_KINDS = ("orch", "dispatch", "single", "majority", "direct")
 SHORTHANDS: dict[str, dict[str, Any]] = {
     "orch": {"kind": "orch"},
     "orch+router": {"kind": "orch", "name": "orch+router", "router": "on"},
+    "dispatch": {"kind": "dispatch"},
     "single": {"kind": "single"},
     "majority": {"kind": "majority"},
     "vote": {"kind": "majority"},
@@ -123,17 +124,20 @@ class SystemSpec(BaseModel):
     derive: bool = True
     """single/majority: read from the base ORCH log's Decisions instead of running (when possible)."""
 
+    dispatcher: int | None = Field(default=None, ge=0)
+    """dispatch: the agent slot that writes the sub-questions when no router ranks the agents
+    (default: the first consulted agent)."""
+
     @model_validator(mode="after")
     def _check(self) -> "SystemSpec":
-        if self.kind == "dispatch":
-            raise ValueError(
-                "kind 'dispatch' (the paper's dispatcher decomposition) is not implemented; see docs/experiments.md"
-            )
-        if self.kind != "orch" and (self.router is not None or self.top_k is not None or self.router_state):
-            raise ValueError("router settings only apply to kind 'orch'")
-        if self.kind not in ("orch",) and (self.merger is not None or self.anonymise is not None or self.min_analyses is not None):
-            raise ValueError("merger/anonymise/min_analyses only apply to kind 'orch'")
-        if self.kind in ("orch", "majority") and self.agent is not None:
+        merged = ("orch", "dispatch")
+        if self.kind not in merged and (self.router is not None or self.top_k is not None or self.router_state):
+            raise ValueError("router settings only apply to kinds 'orch' and 'dispatch'")
+        if self.kind not in merged and (self.merger is not None or self.anonymise is not None or self.min_analyses is not None):
+            raise ValueError("merger/anonymise/min_analyses only apply to kinds 'orch' and 'dispatch'")
+        if self.kind != "dispatch" and self.dispatcher is not None:
+            raise ValueError("'dispatcher' only applies to kind 'dispatch'")
+        if self.kind in (*merged, "majority") and self.agent is not None:
             raise ValueError("'agent' applies to single/direct; use 'agents' for a sub-panel")
         return self
 

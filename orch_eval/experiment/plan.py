@@ -9,7 +9,7 @@ from typing import Any
 
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.panel import Panel, load_panel, validate_panel
-from orch_eval.core.prompts import analysis_prompt, direct_prompt, merge_prompt
+from orch_eval.core.prompts import analysis_prompt, direct_prompt, dispatch_prompt, merge_prompt
 from orch_eval.core.question import AnswerKind, Question
 from orch_eval.core.router import coerce_router
 from orch_eval.experiment.config import Experiment, SystemSpec
@@ -21,7 +21,7 @@ class SystemPlan:
     """One system of the report."""
 
     name: str
-    kind: str  # orch | single | majority | direct
+    kind: str  # orch | dispatch | single | majority | direct
     panel: Panel
     slot: int | None = None
     """single/direct: the agent slot."""
@@ -36,7 +36,7 @@ class SystemPlan:
     def solver(self) -> tuple[str, dict[str, Any]]:
         """Registered solver name and its arguments (the panel travels as a mapping)."""
         panel = self.panel.model_dump(mode="json", exclude_none=False)
-        if self.kind == "orch":
+        if self.kind in ("orch", "dispatch"):  # dispatch: an orch panel with dispatch: true
             return "orch", {"panel": panel}
         if self.kind == "majority":
             return "majority_vote", {"panel": panel}
@@ -108,7 +108,12 @@ def _sub_panel(base: Panel, spec: SystemSpec, where: str) -> Panel:
         data["min_analyses"] = spec.min_analyses
     if spec.merger is not None:
         data["merger"] = {"model": spec.merger}
-    if spec.kind == "orch" and (spec.router is not None or spec.top_k is not None or spec.router_state):
+    if spec.kind == "dispatch":
+        data["dispatch"] = True
+        data["dispatcher"] = spec.dispatcher
+    elif spec.kind != "orch":  # single, direct and majority never decompose
+        data["dispatch"], data["dispatcher"] = False, None
+    if spec.kind in ("orch", "dispatch") and (spec.router is not None or spec.top_k is not None or spec.router_state):
         try:
             cfg = coerce_router(spec.router) if spec.router is not None else (base.router or coerce_router("on"))
         except ValueError as ex:
@@ -140,7 +145,7 @@ def expand_systems(exp: Experiment, panel: Panel) -> list[SystemPlan]:
                 name = spec.name if spec.name and len(slots) == 1 else (f"{spec.name}:{sub.agents[s].label}" if spec.name else default)
                 out.append(SystemPlan(name, spec.kind, sub, slot=s, spec=spec))
         else:
-            name = spec.name or ("majority" if spec.kind == "majority" else "orch")
+            name = spec.name or spec.kind  # orch, dispatch or majority
             out.append(SystemPlan(name, spec.kind, sub, spec=spec))
     names = [s.name for s in out]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -148,7 +153,11 @@ def expand_systems(exp: Experiment, panel: Panel) -> list[SystemPlan]:
         raise OrchConfigError(f"{exp.source or 'experiment'}: systems: duplicate system names {dup}; give them 'name:'")
     # derivation: single/majority on the full panel come from the base ORCH system's Decisions
     base = next(
-        (s for s in out if s.kind == "orch" and s.panel.router is None and s.panel.digest() == panel.digest()),
+        (
+            s
+            for s in out
+            if s.kind == "orch" and s.panel.router is None and not s.panel.dispatch and s.panel.digest() == panel.digest()
+        ),
         None,
     )
     if base is not None:
@@ -253,14 +262,24 @@ def estimate(plan: Plan) -> list[Estimate]:
             routed = p.router is not None and p.router.enabled
             for iid in b.ids:
                 q = b.questions[str(iid)]
-                if s.kind in ("orch", "majority"):
+                if s.kind in ("orch", "dispatch", "majority"):
                     n = len(p.agents)
-                    keys = [("analysis", k, p.agent_digest(k), b.short, str(iid)) for k in range(n)]
+                    if p.dispatch:
+                        # the dispatcher's call; analyses then carry its sub-questions (their own keys)
+                        d = p.dispatcher if p.dispatcher is not None else 0
+                        if routed:
+                            e.upper_bound = True  # the router's top agent dispatches
+                        add(("dispatch", d, p.agent_digest(d), n, b.short, str(iid)), p.agents[d].model_name,
+                            _tok(dispatch_prompt(q, n)), p.budgets.dispatch)
+                    # focused analyses depend on the dispatcher's sub-questions: their own entries
+                    scope = ("analysis-focused", p.digest()) if p.dispatch else ("analysis",)
+                    keys = [(*scope, k, p.agent_digest(k), b.short, str(iid)) for k in range(n)]
                     if routed and not all(key in seen for key in keys):
                         e.upper_bound = True  # which agents the router consults is decided at run time
                     for k, key in enumerate(keys):
-                        add(key, p.agents[k].model_name, _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
-                    if s.kind == "orch" and p.merger is not None:
+                        focus = "x" * 80 if p.dispatch else None  # a typical sub-question's length
+                        add(key, p.agents[k].model_name, _tok(analysis_prompt(q, p.lens_of(k), focus)), _budget(p, k, q))
+                    if s.kind in ("orch", "dispatch") and p.merger is not None:
                         shown = [(f"Analyst {k + 1}", None, "") for k in range(n)]
                         tin = _tok(merge_prompt(q, shown)) + sum(_budget(p, k, q) for k in range(n))
                         add(("merge", p.digest(), b.short, str(iid)), p.merger.model_name, tin, p.budgets.merge)

@@ -17,7 +17,8 @@ Behaviours
   ``inject``    like ``gold``, but the analysis also contains a wrong ``ANSWER:`` line and an
                 instruction aimed at the merger
 Parameters
-  ``p`` accuracy, ``seed`` draw seed, ``latency`` ms per call (simulated with a sleep and
+  ``p`` accuracy, ``seed`` draw seed, ``subq`` how many sub-questions it writes as a
+  dispatcher (default: as many as asked), ``latency`` ms per call (simulated with a sleep and
   reported as the call's time), ``jitter`` extra ms drawn per item, ``fail`` probability of a
   fault, ``fault`` its kind (error, timeout, ratelimit, server, empty, whitespace, huge, garbage,
   refusal, mixed), ``letter``/``value`` for ``fixed``.
@@ -130,7 +131,8 @@ class OrchFake(ModelAPI):
         known = {"gold", "fixed", "vote", "noanswer", "echo", "inject"}
         if behaviour not in known:
             raise ValueError(f"orchfake: unknown behaviour {behaviour!r}; choose one of {', '.join(sorted(known))}")
-        allowed = {"p", "seed", "latency", "jitter", "fail", "fault", "letter", "value", "max_connections", "leak_env"}
+        allowed = {"p", "seed", "latency", "jitter", "fail", "fault", "letter", "value", "max_connections", "leak_env",
+                   "subq"}
         unknown = set(params) - allowed
         if unknown:
             raise ValueError(f"orchfake/{model_name}: unknown parameter(s) {', '.join(sorted(unknown))}")
@@ -146,6 +148,7 @@ class OrchFake(ModelAPI):
         self.letter = str(params.get("letter", "A")).upper()
         self.value = str(params.get("value", "0"))
         self._max_connections = int(params.get("max_connections", 1000))
+        self.subq = None if params.get("subq") is None else int(params["subq"])
         self.leak_env = params.get("leak_env")
         """Name of an environment variable whose value injected errors echo (secret-redaction tests)."""
 
@@ -238,6 +241,8 @@ class OrchFake(ModelAPI):
         stem, gold, kind, n_options = self._item(input)
         if "You are the final judge." in prompt:
             call = "merge"
+        elif prompt.startswith("You coordinate"):
+            call = "dispatch"
         elif prompt.startswith("State your final answer now"):
             call = "completion"
         elif "Respond with only the" in prompt:
@@ -305,6 +310,11 @@ class OrchFake(ModelAPI):
             return "qz#@ lorem ipsum ~~ 0x3f ~~ ??? " * 3
         if fault == "refusal":
             return "I'm sorry, but I can't help with that request."
+        if call == "dispatch":
+            m = re.search(r"write exactly (\d+) short sub-questions", prompt)
+            k = int(m.group(1)) if m else 1
+            n = k if self.subq is None else self.subq
+            return "\n".join(f"{i}. Which fact does step {i} of {k} need? ({self.seed})" for i in range(1, n + 1))
         if call == "completion" or call == "direct":
             return f"ANSWER: {answer}" if call == "completion" else answer
         if call == "merge":
