@@ -137,6 +137,40 @@ def decision_cost(paths: list[str]) -> float:
     return total
 
 
+INTERRUPTED_SUFFIX = ".interrupted"
+
+
+def set_aside_interrupted_routed(plan: Plan) -> list[str]:
+    """Rename unfinished logs of routed systems to ``<log>.interrupted`` and return them.
+
+    Inspect's retry (which ``eval_set`` does for an unfinished log) re-runs the unfinished
+    samples out of dataset order, which the prequential router refuses (docs/router.md). Without
+    the old log, ``eval_set`` runs the task afresh in dataset order: its finished samples replay
+    from Inspect's cache (no model call), so the router sees the same feedback and makes the same
+    decisions as an uninterrupted run. The old log is kept, renamed, for inspection."""
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    routed = {solver_digest(s) for s in plan.runnable if s.panel.router is not None and s.panel.router.enabled}
+    if not routed or not plan.log_dir.is_dir():
+        return []
+    moved = []
+    for info in list_eval_logs(str(plan.log_dir), recursive=False):
+        path = Path(_local(info.name))
+        try:
+            h = read_eval_log(str(path), header_only=True)
+        except Exception:  # noqa: BLE001 - unreadable: not ours to judge
+            continue
+        meta = (h.eval.metadata or {}).get(META_KEY)
+        if h.status == "success" or not isinstance(meta, dict) or meta.get("solver_digest") not in routed:
+            continue
+        target = path.with_name(path.name + INTERRUPTED_SUFFIX)
+        path.replace(target)
+        moved.append(str(target))
+        logger.warning("routed system %s: unfinished log set aside as %s (rerun from the start, cached)",
+                       meta.get("system"), target.name)
+    return moved
+
+
 def _check_manifest(plan: Plan) -> None:
     """A log dir holds one item subset: refuse to mix subsets (a changed file or --limit)."""
     path = plan.log_dir / PLAN_FILE
@@ -198,6 +232,9 @@ def run_experiment(
 
     limit_cost = cost_limit if cost_limit is not None else exp.cost_limit
     _check_manifest(plan)
+    for moved in set_aside_interrupted_routed(plan):
+        print(f"orch-eval run: a routed system's unfinished log was set aside ({Path(moved).name}); "
+              "it reruns from its first item, finished items from the cache", file=out)
     result = ExperimentResult(plan, "complete", estimate=rows)
     selectors = sample_selectors(plan)
     tasks: list[Any] = []
