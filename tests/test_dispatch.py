@@ -121,6 +121,14 @@ def test_engine_fixed_fallbacks() -> None:
     silent = Panel.from_args([AGENTS[0] + ":fail=1:fault=garbage", *AGENTS[1:]], "orchfake/vote", dispatch=True)
     assert _decide(silent).dispatch.fault == "unparsable"  # type: ignore[union-attr]
 
+    # the run's fault summary has a dispatcher row
+    from orch_eval.core.faults import fault_summary
+
+    summary = fault_summary([d.model_dump(), _decide(silent).model_dump()])
+    assert summary["slots"][f"dispatcher:agent0:{AGENTS[0]}:fail=1:fault=error"] == {
+        "calls": 1, "error": 1, "empty": 0, "unparsable": 0, "completion_used": 0}
+    assert summary["slots"][f"dispatcher:agent0:{AGENTS[0]}:fail=1:fault=garbage"]["unparsable"] == 1
+
 
 @pytest.mark.slow
 def test_dispatch_through_inspect_calls_and_cache(tmp_path: Path) -> None:

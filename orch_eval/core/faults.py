@@ -13,7 +13,8 @@ FAULT_KINDS = ("error", "empty", "unparsable", "completion_used")
 
 
 def fault_summary(decisions: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Counts per agent slot (``agent<slot>:<model>``) and for the merger, plus how each item
+    """Counts per agent slot (``agent<slot>:<model>``), for the merger and the dispatcher
+    (``dispatch: true``), plus how each item
     was decided. ``completion_used`` counts answers recovered by the answer-completion step
     (not a fault, but never silent)."""
     slots: dict[str, dict[str, int]] = {}
@@ -25,6 +26,8 @@ def fault_summary(decisions: Iterable[dict[str, Any]]) -> dict[str, Any]:
         rows = [(f"agent{a['slot']}:{a['model']}", a) for a in d.get("agents", []) if a.get("consulted", True)]
         if d.get("merge"):
             rows.append((f"merger:{d['merge']['model']}", d["merge"]))
+        if d.get("dispatch"):
+            rows.append((f"dispatcher:agent{d['dispatch']['slot']}:{d['dispatch']['model']}", d["dispatch"]))
         for name, rec in rows:
             counts = slots.setdefault(name, {k: 0 for k in ("calls", *FAULT_KINDS)})
             counts["calls"] += 1
