@@ -208,6 +208,84 @@ def test_cost_limit_stops_cleanly_with_partial_report(tmp_path: Path) -> None:
     assert systems == ["orch", *[f"single:{a}" for a in AGENTS], "majority"]
 
 
+@pytest.mark.slow
+def test_lm_eval_benchmark_in_an_experiment(tmp_path: Path) -> None:
+    """An lm-eval task (log-likelihood MMLU) beside an Inspect one: ORCH and dispatch run through
+    the orch lm-eval model, singles and majority derive from its Decisions, direct is skipped
+    there with a note; dry-run counts equal the real calls; accuracy equals an independent
+    computation from the documents; a rerun makes no call."""
+    import datasets
+
+    from tests import fakeref
+
+    path = experiment(
+        tmp_path, name="lmexp",
+        systems=["orch", "majority", "single", {"kind": "direct", "agent": 0}, "dispatch"],
+    )
+    data = yaml.safe_load(path.read_text())
+    data["benchmarks"] = [
+        {"task": "mmlu_0_shot", "items": {"groups": 1, "per_group": 4}},
+        {"task": "mmlu_abstract_algebra", "harness": "lm_eval", "items": {"n": 6, "order": "seeded"}},
+    ]
+    path.write_text(yaml.safe_dump(data))
+    dry = run_experiment(path, dry_run=True, log_dir=tmp_path / "logs", out=io.StringIO())
+    expected: Counter[str] = Counter()
+    for row in dry.estimate:
+        for model, n in row.per_model.items():
+            expected[model.split("/", 1)[1]] += n
+    skipped = [r for r in dry.estimate if r.benchmark == "lm_eval:mmlu_abstract_algebra" and r.system.startswith("direct")]
+    assert skipped and skipped[0].calls == 0 and "Inspect benchmarks only" in skipped[0].note
+
+    result = run_experiment(path, log_dir=tmp_path / "logs", max_samples=4)
+    assert result.status == "complete", result.message
+    assert call_counts() == expected
+    lm_items = result.plan.benchmarks[1].ids
+    assert len(lm_items) == 6 and sorted(lm_items) == lm_items
+    # per lm-eval item: 3 analyses + 1 merge (orch), 1 dispatch + 3 focused analyses + 1 merge
+    assert sum(expected.values()) == 4 * (4 + 1 + 5) + 6 * (4 + 5)
+
+    report = json.loads((tmp_path / "logs" / "report.json").read_text())
+    section = report["benchmarks"]["lm_eval:mmlu_abstract_algebra"]
+    names = [s["system"] for s in section["systems"]]
+    assert names == ["orch", "majority", *[f"single:{a}" for a in AGENTS], "dispatch"]
+    assert any("direct" in n and "Inspect benchmarks only" in n for n in section["notes"])
+    assert all(c["system_b"] == REFERENCE and c["p_midp"] is not None for c in section["comparisons"])
+
+    # independent expectation: the documents straight from the dataset, the fake rule, the vote
+    ds = datasets.load_dataset("cais/mmlu", "abstract_algebra", split="test")
+    right = 0
+    for i in lm_items:
+        doc = ds[int(i)]
+        gold = "ABCD"[doc["answer"]]
+        answers = [fakeref.gold_agent_letter(doc["question"], gold, 4, float(a.split("p=")[1].split(":")[0]),
+                                             a.split("seed=")[1]) for a in AGENTS]
+        right += fakeref.vote(answers) == gold
+    acc = {s["system"]: s["accuracy"] for s in section["systems"]}
+    assert acc["orch"] == right / 6
+
+    before = sum(call_counts().values())
+    again = run_experiment(path, log_dir=tmp_path / "logs")
+    assert again.status == "complete" and sum(call_counts().values()) == before
+    assert strip_volatile(again.report or {}) == strip_volatile(report)
+
+
+def test_lm_eval_benchmark_config_errors(tmp_path: Path) -> None:
+    path = experiment(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    for bench, field in [
+        ({"task": "mmlu_anatomy", "harness": "lm_eval", "items": {"groups": 2, "per_group": 2}}, "items.n"),
+        ({"task": "mmlu_anatomy", "harness": "lm_eval", "items": {"n": 2}, "task_args": {"limit": 3}}, "task_args"),
+        ({"task": "hellaswag", "harness": "lm_eval", "items": {"n": 2}}, "reads the documents of"),
+        ({"task": "mmlu_anatomy", "harness": "lm_eval", "items": {"ids": [0, 99999]}}, "outside 0.."),
+    ]:
+        data["benchmarks"] = [bench]
+        path.write_text(yaml.safe_dump(data))
+        with pytest.raises(OrchConfigError) as ex:
+            build_plan(load_experiment(path), log_dir=tmp_path / "logs")
+        assert field in str(ex.value), (bench, str(ex.value))
+    assert sum(call_counts().values()) == 0
+
+
 # ---------------------------------------------------------------------------- kill and resume
 
 ORCH_EVAL = str(Path(sys.executable).parent / "orch-eval")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from orch_eval.core.errors import OrchConfigError
 
@@ -78,22 +78,51 @@ class ItemSpec(BaseModel):
 class BenchmarkSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    harness: Literal["inspect", "lm_eval"] = "inspect"
+    """``inspect`` (the inspect_evals tasks below) or ``lm_eval`` (an lm-evaluation-harness task
+    through the ``orch`` lm-eval model; see :mod:`orch_eval.experiment.lm_eval_runs`)."""
     task: str
-    """One of mmlu_0_shot, mmlu_5_shot, mmlu_pro, gsm8k (``inspect_evals/`` prefix optional)."""
+    """inspect: one of mmlu_0_shot, mmlu_5_shot, mmlu_pro, gsm8k (``inspect_evals/`` prefix
+    optional); lm_eval: an lm-eval task name (mmlu_<subject>, gsm8k, mmlu_pro_<category>, ...)."""
     items: ItemSpec
     task_args: dict[str, Any] = Field(default_factory=dict)
-    """Extra task arguments (the runner always fixes ``shuffle=false`` where the task has it)."""
+    """inspect: extra task arguments (the runner always fixes ``shuffle=false`` where the task has
+    it); lm_eval: ``simple_evaluate`` arguments (num_fewshot, apply_chat_template, ...)."""
 
     @field_validator("task")
     @classmethod
-    def _task(cls, v: str) -> str:
+    def _task(cls, v: str, info: ValidationInfo) -> str:
+        if info.data.get("harness") == "lm_eval":
+            if not v or "/" in v or "," in v:
+                raise ValueError(f"{v!r} is not an lm-eval task name (one task, e.g. mmlu_abstract_algebra)")
+            return v
         short = benchmark_short(v)
         if short not in BENCHMARKS:
             raise ValueError(
                 f"unknown benchmark {v!r}; known benchmarks: {', '.join(BENCHMARKS)} "
-                "(inspect_evals tasks; lm-eval tasks are not supported by `orch-eval run` yet, use orch-lm-eval)"
+                "(inspect_evals tasks; for an lm-eval task add harness: lm_eval)"
             )
         return short
+
+    @model_validator(mode="after")
+    def _lm_eval(self) -> "BenchmarkSpec":
+        if self.harness != "lm_eval":
+            return self
+        if self.items.n is None and self.items.ids is None:
+            raise ValueError("an lm-eval benchmark takes items.n (order: first or seeded) or items.ids (document indices)")
+        if self.items.n_options is not None or self.items.group_by is not None:
+            raise ValueError("items.n_options and items.group_by apply to Inspect benchmarks only")
+        from orch_eval.experiment.lm_eval_runs import LM_EVAL_ARGS
+
+        unknown = sorted(set(self.task_args) - LM_EVAL_ARGS)
+        if unknown:
+            raise ValueError(f"task_args {unknown} are not lm-eval arguments the runner passes ({', '.join(sorted(LM_EVAL_ARGS))})")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The benchmark's name in plans, logs and reports (``lm_eval:<task>`` for lm-eval)."""
+        return f"lm_eval:{self.task}" if self.harness == "lm_eval" else self.task
 
     @property
     def inspect_task(self) -> str:

@@ -31,11 +31,17 @@ class BenchmarkItems:
 
     @property
     def task(self) -> str:
+        """The Inspect task name (Inspect benchmarks)."""
         return self.spec.inspect_task
 
     @property
     def short(self) -> str:
-        return self.spec.task
+        """The benchmark's key: the inspect_evals short name, or ``lm_eval:<task>``."""
+        return self.spec.key
+
+    @property
+    def is_lm_eval(self) -> bool:
+        return self.spec.harness == "lm_eval"
 
 
 def task_args_for(spec: BenchmarkSpec) -> dict[str, Any]:
@@ -89,6 +95,10 @@ def question_of(sample: Any) -> Question:
 
 def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> BenchmarkItems:
     """Load the benchmark's dataset and choose its items (see the module docstring)."""
+    if spec.harness == "lm_eval":
+        from orch_eval.experiment import lm_eval_runs
+
+        return lm_eval_runs.select(spec, seed, limit)
     args = task_args_for(spec)
     samples = dataset(spec.task, args)
     items = spec.items

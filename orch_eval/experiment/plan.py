@@ -14,6 +14,7 @@ from orch_eval.core.question import AnswerKind, Question
 from orch_eval.core.router import coerce_router
 from orch_eval.experiment.config import Experiment, SystemSpec
 from orch_eval.experiment.items import BenchmarkItems, select
+from orch_eval.experiment.lm_eval_runs import unsupported as lm_eval_unsupported
 
 
 @dataclass
@@ -71,6 +72,10 @@ class Plan:
     @property
     def runnable(self) -> list[SystemPlan]:
         return [s for s in self.systems if s.runs]
+
+    @property
+    def inspect_benchmarks(self) -> list[BenchmarkItems]:
+        return [b for b in self.benchmarks if not b.is_lm_eval]
 
     def items_manifest(self) -> dict[str, list[str]]:
         return {b.short: [str(i) for i in b.ids] for b in self.benchmarks}
@@ -188,9 +193,9 @@ def build_plan(
     benchmarks = []
     seen = set()
     for b in exp.benchmarks:
-        if b.task in seen:
-            raise OrchConfigError(f"{exp.source or 'experiment'}: benchmark {b.task} appears twice")
-        seen.add(b.task)
+        if b.key in seen:
+            raise OrchConfigError(f"{exp.source or 'experiment'}: benchmark {b.key} appears twice")
+        seen.add(b.key)
         benchmarks.append(select(b, exp.seed, limit))
     if log_dir is None:
         log_dir = Path("logs") / (exp.name if limit is None else f"{exp.name}-limit{limit}")
@@ -245,6 +250,10 @@ def estimate(plan: Plan) -> list[Estimate]:
             e = Estimate(s.name, b.short, len(b.ids), derived=not s.runs)
             if not s.runs:
                 e.note = f"derived from {s.derived_from}'s Decisions (no calls)"
+                out.append(e)
+                continue
+            if b.is_lm_eval and (why := lm_eval_unsupported(s)) is not None:
+                e.note = f"not run on lm-eval benchmarks: {why}"
                 out.append(e)
                 continue
             p = s.panel

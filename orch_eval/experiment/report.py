@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orch_eval.stats.loaders import LoadedLog, LoadedSystems, SystemData, load_inspect_log
+from orch_eval.experiment.lm_eval_runs import unsupported as lm_eval_unsupported
+from orch_eval.stats.loaders import LoadedLog, LoadedSystems, SystemData, load_inspect_log, load_lm_eval_samples
 from orch_eval.stats.report import compare
 
 if TYPE_CHECKING:
@@ -28,14 +29,21 @@ def _load_benchmark(plan: "Plan", logs: dict[tuple[str, str], str], bench: str) 
     clusters: dict[str, str] = {}
     warnings: list[str] = []
     bases = {s.derived_from for s in plan.systems if s.derived_from}
+    lm_eval = bench.startswith("lm_eval:")
     for s in plan.systems:
         if not s.runs:
+            continue
+        if lm_eval and (why := lm_eval_unsupported(s)) is not None:
+            notes.append(f"{s.name}: not run on {bench} ({why})")
             continue
         path = logs.get((s.name, bench))
         if path is None:
             notes.append(f"{s.name}: no finished log for {bench} (not run: cost limit or failure)")
             continue
-        log = load_inspect_log(path, name=s.name, derived=s.name in bases)
+        if lm_eval:
+            log = load_lm_eval_samples(path, name=s.name, derived=s.name in bases)
+        else:
+            log = load_inspect_log(path, name=s.name, derived=s.name in bases)
         loaded_logs.append(log)
         systems[s.name] = log.system
         warnings += log.warnings

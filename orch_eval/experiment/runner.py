@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from orch_eval.core.errors import OrchConfigError
+from orch_eval.experiment import lm_eval_runs
 from orch_eval.experiment.config import Experiment, load_experiment
 from orch_eval.experiment.plan import Estimate, Plan, SystemPlan, build_plan, estimate, format_estimate
 from orch_eval.core.atomic import write_text_atomic
@@ -69,7 +70,7 @@ def build_tasks(plan: Plan, system: SystemPlan) -> list[Any]:
     from orch_eval.experiment.items import make_task
 
     tasks = []
-    for b in plan.benchmarks:
+    for b in plan.inspect_benchmarks:
         t = make_task(b.short, b.task_args)
         meta = dict(t.metadata or {})
         meta[META_KEY] = {
@@ -84,18 +85,25 @@ def build_tasks(plan: Plan, system: SystemPlan) -> list[Any]:
 
 def sample_selectors(plan: Plan) -> list[str]:
     """``<task>:<id>`` selectors: each benchmark's items, scoped to its own task."""
-    return [f"{b.task}:{i}" for b in plan.benchmarks for i in b.ids]
+    return [f"{b.task}:{i}" for b in plan.inspect_benchmarks for i in b.ids]
 
 
 # ---------------------------------------------------------------------------- logs
 
 
 def find_logs(plan: Plan) -> dict[tuple[str, str], str]:
-    """(system, benchmark) → the newest successful log of that system's exact solver setup."""
+    """(system, benchmark) → the newest successful log of that system's exact solver setup
+    (an Inspect ``.eval`` file, or an lm-eval samples file for lm-eval benchmarks)."""
     from inspect_ai.log import list_eval_logs, read_eval_log
 
+    lm = {
+        (s.name, b.short): path
+        for s in plan.runnable
+        for b in plan.benchmarks
+        if b.is_lm_eval and (path := lm_eval_runs.finished(plan, s, b)) is not None
+    }
     if not plan.log_dir.is_dir():
-        return {}
+        return lm
     want = {(solver_digest(s), b.short): s.name for s in plan.runnable for b in plan.benchmarks}
     items = plan.items_manifest()
     found: dict[tuple[str, str], tuple[str, str]] = {}
@@ -118,7 +126,7 @@ def find_logs(plan: Plan) -> dict[tuple[str, str], str]:
         prev = found.get((system, key[1]))
         if prev is None or created > prev[0]:
             found[(system, key[1])] = (created, info.name)
-    return {k: _local(v[1]) for k, v in found.items()}
+    return {**{k: _local(v[1]) for k, v in found.items()}, **lm}
 
 
 def _local(uri: str) -> str:
@@ -128,8 +136,13 @@ def _local(uri: str) -> str:
 def decision_cost(paths: list[str]) -> float:
     from inspect_ai.log import read_eval_log_samples
 
+    from orch_eval.stats.loaders import load_lm_eval_samples
+
     total = 0.0
     for p in paths:
+        if p.endswith(".jsonl"):  # lm-eval samples: the Decisions are in the sidecar
+            total += sum(d.cost for d in load_lm_eval_samples(p, derived=False).decisions.values())
+            continue
         for s in read_eval_log_samples(p, all_samples_required=False):
             d = (s.metadata or {}).get("orch")
             if isinstance(d, dict):
@@ -250,29 +263,40 @@ def run_experiment(
                 "rerun the same command to continue (finished work is reused)."
             )
             break
-        print(f"orch-eval run: {system.name} on {', '.join(b.short for b in plan.benchmarks)}", file=out)
-        tasks += build_tasks(plan, system)
-        args: dict[str, Any] = dict(
-            log_dir=str(plan.log_dir),
-            model="none/none",
-            sample_id=selectors,
-            max_samples=max_samples or exp.max_samples,
-            max_tasks=max(1, len(plan.benchmarks)),
-            display=display,
-            log_format="eval",
-            log_dir_allow_dirty=True,
-            retry_wait=1,
-        )
-        args.update(eval_set_args or {})
-        try:
-            success, _logs = eval_set(tasks, **args)
-        except Exception as ex:  # noqa: BLE001 - a clear message and a partial report
-            success = False
-            result.message = f"{system.name}: eval_set failed: {type(ex).__name__}: {ex}"
+        benches = [b for b in plan.benchmarks if not (b.is_lm_eval and lm_eval_runs.unsupported(system))]
+        print(f"orch-eval run: {system.name} on {', '.join(b.short for b in benches) or 'nothing'}", file=out)
+        success = True
+        if plan.inspect_benchmarks:
+            tasks += build_tasks(plan, system)
+            args: dict[str, Any] = dict(
+                log_dir=str(plan.log_dir),
+                model="none/none",
+                sample_id=selectors,
+                max_samples=max_samples or exp.max_samples,
+                max_tasks=max(1, len(plan.inspect_benchmarks)),
+                display=display,
+                log_format="eval",
+                log_dir_allow_dirty=True,
+                retry_wait=1,
+            )
+            args.update(eval_set_args or {})
+            try:
+                success, _logs = eval_set(tasks, **args)
+            except Exception as ex:  # noqa: BLE001 - a clear message and a partial report
+                success = False
+                result.message = f"{system.name}: eval_set failed: {type(ex).__name__}: {ex}"
+        for b in benches:
+            if not (success and b.is_lm_eval):
+                continue
+            try:
+                lm_eval_runs.run(plan, system, b)
+            except Exception as ex:  # noqa: BLE001 - a clear message and a partial report
+                success = False
+                result.message = f"{system.name} on {b.short}: lm-eval failed: {type(ex).__name__}: {ex}"
         done.append(system)
         found = find_logs(plan)
-        mine = [found[(system.name, b.short)] for b in plan.benchmarks if (system.name, b.short) in found]
-        if not success or len(mine) < len(plan.benchmarks):
+        mine = [found[(system.name, b.short)] for b in benches if (system.name, b.short) in found]
+        if not success or len(mine) < len(benches):
             result.status = "failed"
             result.message = result.message or (
                 f"{system.name}: not every benchmark finished successfully (see the logs in {plan.log_dir}); "
