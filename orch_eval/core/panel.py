@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orch_eval.core.errors import OrchConfigError
+from orch_eval.core.yamlio import read_yaml
 from orch_eval.core.prompts import LENS_ORDER, LENSES, PROMPT_VERSION
 from orch_eval.core.redact import redact_args
 from orch_eval.core.router import RouterConfig, coerce_router
@@ -324,10 +324,7 @@ def load_panel(spec: "str | Path | dict[str, Any] | Panel") -> Panel:
         candidates = [d / f"{spec}.yaml" for d in preset_dirs()] + [path]
     for candidate in candidates:
         if candidate.is_file():
-            try:
-                data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-            except yaml.YAMLError as ex:
-                raise OrchConfigError(f"{candidate}: invalid YAML: {ex}") from None
+            data = read_yaml(candidate)
             panel = validate_panel(data, source=str(candidate))
             if panel.name is None:
                 panel = panel.model_copy(update={"name": candidate.stem})

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from orch_eval.core.errors import OrchConfigError
+from orch_eval.core.yamlio import read_yaml
 
 BENCHMARKS: dict[str, dict[str, Any]] = {
     # short name → (inspect_evals task, default task args, metadata key used for strata)
@@ -261,8 +261,5 @@ def load_experiment(spec: "str | Path | dict[str, Any] | Experiment") -> Experim
                 break
     if not path.is_file():
         raise OrchConfigError(f"experiment file {str(spec)!r} not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as ex:
-        raise OrchConfigError(f"{path}: invalid YAML: {ex}") from None
+    data = read_yaml(path)
     return validate_experiment(data, source=str(path))

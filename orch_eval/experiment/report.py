@@ -143,7 +143,7 @@ def _pooled(plan: "Plan", per_bench: dict[str, LoadedSystems]) -> LoadedSystems 
 
 def write_report(plan: "Plan", result: "ExperimentResult") -> tuple[dict[str, Any], list[str]]:
     """Write ``report.md`` and ``report.json`` (and plots) into the log dir; return the JSON."""
-    from orch_eval.stats.cli import _json, _markdown, _plots
+    from orch_eval.stats.cli import render_json, render_markdown, write_plots
 
     spec = plan.experiment.report
     d = plan.log_dir
@@ -200,12 +200,12 @@ def write_report(plan: "Plan", result: "ExperimentResult") -> tuple[dict[str, An
         if spec.plots:
             slug = title.split(" ")[0]
             try:
-                built["plots"] = [str(Path(p).relative_to(d)) for p in _plots(built, str(d / "report_plots" / slug))]
+                built["plots"] = [str(Path(p).relative_to(d)) for p in write_plots(built, str(d / "report_plots" / slug))]
             except ImportError as ex:  # matplotlib missing
                 built["notes"].append(f"plots not drawn: {ex}")
-        text = _markdown(built)
+        text = render_markdown(built)
         md += ["##" + line if line.startswith("#") else line for line in text.splitlines()] + [""]
-        out_json["benchmarks"][title] = json.loads(_json(built))
+        out_json["benchmarks"][title] = json.loads(render_json(built))
     (d / "report.md").write_text("\n".join(md), encoding="utf-8")
     (d / "report.json").write_text(json.dumps(out_json, indent=2), encoding="utf-8")
     paths += [str(d / "report.md"), str(d / "report.json")]

@@ -17,7 +17,7 @@ import warnings as _warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "build_report", "run"]
+__all__ = ["add_parser", "build_report", "render_json", "render_markdown", "run", "write_plots"]
 
 HELP = "paired statistics report from Inspect logs and lm-eval samples"
 
@@ -172,7 +172,7 @@ def _oracle_md(oracles: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _markdown(built: dict[str, Any]) -> str:
+def render_markdown(built: dict[str, Any]) -> str:
     report = built["report"]
     text = report.to_markdown().rstrip("\n").split("\n")
     note = _no_reference_note(report)
@@ -196,7 +196,7 @@ def _markdown(built: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _json(built: dict[str, Any]) -> str:
+def render_json(built: dict[str, Any]) -> str:
     from orch_eval.stats.report import _clean
 
     report = built["report"]
@@ -210,7 +210,7 @@ def _json(built: dict[str, Any]) -> str:
     return json.dumps(_clean(out), indent=2, allow_nan=False)
 
 
-def _plots(built: dict[str, Any], directory: str) -> list[str]:
+def write_plots(built: dict[str, Any], directory: str) -> list[str]:
     from orch_eval.stats.plots import plot_accuracy, plot_accuracy_vs_cost, plot_pvalue_heatmap
 
     report = built["report"]
@@ -238,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         if args.bootstrap < 0:
             raise ValueError("--bootstrap must be >= 0")
         if args.plots:
-            built["plots"] = _plots(built, args.plots)
+            built["plots"] = write_plots(built, args.plots)
     except (ValueError, OSError) as ex:
         # one line, even for the multi-line item-set mismatch error
         message = "; ".join(line.strip() for line in str(ex).splitlines() if line.strip())
@@ -246,9 +246,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     report = built["report"]
     if args.format == "md":
-        text = _markdown(built)
+        text = render_markdown(built)
     elif args.format == "json":
-        text = _json(built)
+        text = render_json(built)
     elif args.format == "csv":
         text = report.to_csv("comparisons")
         if args.output:
