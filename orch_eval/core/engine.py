@@ -164,6 +164,29 @@ class Orchestrator:
 
     # ---- calls ----------------------------------------------------------------------------
 
+    async def _generate(
+        self,
+        model: Model,
+        question: Question,
+        messages: list[ChatMessage],
+        config: GenerateConfig,
+        cache: bool | CachePolicy,
+    ) -> tuple[ModelOutput | None, str | None, float]:
+        """One model call that never raises a model fault: (output or None, error text, seconds).
+
+        Inspect's sample limits still propagate (they must end the sample as Inspect intends)."""
+        token = current_question.set(question)
+        start = time.perf_counter()
+        try:
+            output = await model.generate(messages, config=config, cache=cache)
+        except Exception as ex:  # a model fault never crashes an evaluation
+            if _is_limit_error(ex):
+                raise
+            return None, redact(f"{type(ex).__name__}: {ex}")[:2000], time.perf_counter() - start  # type: ignore[index]
+        finally:
+            current_question.reset(token)
+        return output, None, output.time if output.time is not None else time.perf_counter() - start
+
     async def _call(
         self,
         model: Model,
@@ -177,65 +200,50 @@ class Orchestrator:
         """One generate call, its parse, and (if enabled and needed) the answer-completion step."""
         result = CallResult()
         messages: list[ChatMessage] = [ChatMessageUser(content=prompt)]
-        token = current_question.set(question)
-        try:
-            start = time.perf_counter()
-            try:
-                output = await model.generate(messages, config=config, cache=cache)
-            except Exception as ex:  # a model fault never crashes an evaluation
-                if _is_limit_error(ex):
-                    raise
-                result.error = redact(f"{type(ex).__name__}: {ex}")[:2000]  # type: ignore[index]
-                result.fault = "error"
-                result.latency = time.perf_counter() - start
-                return result
-            result.text = output.completion or ""
-            result.usage = _usage(output)
-            result.latency = output.time if output.time is not None else time.perf_counter() - start
-            if output.error:
-                result.error = redact(str(output.error))[:2000]  # type: ignore[index]
-            text = parse_text(result.text)
-            # First pass: only a stated answer counts (a cut-off analysis's last number is not one).
-            result.answer = parse_answer(text, question.kind.value, question.letters, stated_only=True)
-            if result.answer is not None:
-                return result
-            if not result.text.strip():
-                result.fault = "empty"
-                return result
-            if completion_tokens is None:
-                # no completion step: fall back to the lenient reading (e.g. the last number)
-                result.answer = parse_answer(text, question.kind.value, question.letters)
-                if result.answer is None:
-                    result.fault = "unparsable"
-                return result
-            # answer-completion step: the analysis, then a short request for the answer line
-            follow = messages + [
-                ChatMessageAssistant(content=result.text),
-                ChatMessageUser(content=completion_prompt(question)),
-            ]
-            try:
-                out2 = await model.generate(
-                    follow, config=config.merge(GenerateConfig(max_tokens=completion_tokens)), cache=cache
-                )
-            except Exception as ex:
-                if _is_limit_error(ex):
-                    raise
-                result.error = redact(f"completion step: {type(ex).__name__}: {ex}")[:2000]  # type: ignore[index]
-                result.fault = "unparsable"
-                return result
-            result.completion_text = out2.completion or ""
-            result.usage = result.usage + _usage(out2)
-            if out2.time is not None:
-                result.latency += out2.time
-            answer = parse_answer(parse_text(result.completion_text), question.kind.value, question.letters)
-            if answer is None:
-                result.fault = "unparsable"
-            else:
-                result.answer = answer
-                result.completion_used = True
+        output, error, result.latency = await self._generate(model, question, messages, config, cache)
+        if output is None:
+            result.error, result.fault = error, "error"
             return result
-        finally:
-            current_question.reset(token)
+        result.text = output.completion or ""
+        result.usage = _usage(output)
+        if output.error:
+            result.error = redact(str(output.error))[:2000]  # type: ignore[index]
+        text = parse_text(result.text)
+        # First pass: only a stated answer counts (a cut-off analysis's last number is not one).
+        result.answer = parse_answer(text, question.kind.value, question.letters, stated_only=True)
+        if result.answer is not None:
+            return result
+        if not result.text.strip():
+            result.fault = "empty"
+            return result
+        if completion_tokens is None:
+            # no completion step: fall back to the lenient reading (e.g. the last number)
+            result.answer = parse_answer(text, question.kind.value, question.letters)
+            if result.answer is None:
+                result.fault = "unparsable"
+            return result
+        # answer-completion step: the analysis, then a short request for the answer line
+        follow = messages + [
+            ChatMessageAssistant(content=result.text),
+            ChatMessageUser(content=completion_prompt(question)),
+        ]
+        out2, error, _ = await self._generate(
+            model, question, follow, config.merge(GenerateConfig(max_tokens=completion_tokens)), cache
+        )
+        if out2 is None:
+            result.error, result.fault = f"completion step: {error}", "unparsable"
+            return result
+        result.completion_text = out2.completion or ""
+        result.usage = result.usage + _usage(out2)
+        if out2.time is not None:
+            result.latency += out2.time
+        answer = parse_answer(parse_text(result.completion_text), question.kind.value, question.letters)
+        if answer is None:
+            result.fault = "unparsable"
+        else:
+            result.answer = answer
+            result.completion_used = True
+        return result
 
     def _analysis_budget(self, question: Question) -> int:
         b = self.panel.budgets
@@ -269,23 +277,18 @@ class Orchestrator:
         missing entries None, and those agents write their ordinary analysis."""
         spec = self.panel.agents[slot]
         rec = DispatchRecord(slot=slot, model=spec.model_name, subquestions=[None] * k, fallback="all")
-        start = time.perf_counter()
-        try:
-            output = await self.agent_model(slot).generate(
-                [ChatMessageUser(content=dispatch_prompt(question, k))],
-                config=self._config(spec, self.panel.budgets.dispatch),
-                cache=self._cache({"orch_role": f"dispatch{slot}", "orch_agent": self.panel.agent_digest(slot)}),
-            )
-        except Exception as ex:  # a model fault never crashes an evaluation
-            if _is_limit_error(ex):
-                raise
-            rec.error = redact(f"{type(ex).__name__}: {ex}")[:2000]  # type: ignore[index]
+        output, rec.error, rec.latency = await self._generate(
+            self.agent_model(slot),
+            question,
+            [ChatMessageUser(content=dispatch_prompt(question, k))],
+            self._config(spec, self.panel.budgets.dispatch),
+            self._cache({"orch_role": f"dispatch{slot}", "orch_agent": self.panel.agent_digest(slot)}),
+        )
+        if output is None:
             rec.fault = "error"
-            rec.latency = time.perf_counter() - start
             return rec
         rec.text = output.completion or ""
         rec.usage = _usage(output)
-        rec.latency = output.time if output.time is not None else time.perf_counter() - start
         rec.cost = self.panel.cost(spec.model_name, rec.usage.input_tokens, rec.usage.output_tokens)
         subs = parse_subquestions(rec.text, k)
         rec.subquestions = [*subs, *([None] * (k - len(subs)))]
