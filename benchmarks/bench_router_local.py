@@ -203,8 +203,17 @@ def main() -> None:
         text = sum(1 for i in s if i in o and s[i].agents[0].text == o[i].agents[3].text)
         consistency = {"items": len(s), "same_answer": same, "same_text": text}
 
+    # each routed run's EMA accuracy per agent over the items (as seen when each item was routed)
+    from orch_eval.core.router import plot_router_ema
+
+    plots = {}
+    for n in names:
+        if n in ("top1", "top1-cold", "risk", "shadow1"):
+            plots[n] = plot_router_ema(logs[n], out.parent / f"{out.name}_{n}_ema.png").name
+
     summary = {
         "benchmark": "router_local",
+        "plots": plots,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "command": " ".join(["python", "benchmarks/bench_router_local.py", *sys.argv[1:]]),
