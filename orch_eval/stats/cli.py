@@ -165,8 +165,8 @@ def _oracle_md(oracles: list[dict[str, Any]]) -> list[str]:
         )
     lines.append(
         "* The oracle picks the right agent *after* seeing the gold answer: no merger can reach it by "
-        "design. With agents near chance it is inflated by luck (three agents guessing among four options "
-        "already give 1 - 0.75^3 = 58%), so read it as a ceiling, never as a system."
+        "design. With agents near chance it is inflated by luck (on four-option questions, at least one of three "
+        "agents guessing at random is right on 1 - 0.75^3 = 58% of items), so read it as a ceiling, never as a system."
     )
     lines.append("")
     return lines
