@@ -78,6 +78,24 @@ def _compare(logs: list[str], reference_prefix: str, out_stem: Path, intersect: 
     return json.loads(Path(f"{out_stem}.json").read_text())
 
 
+def _chance(report: dict, n_options: int | None) -> dict:
+    """Which systems beat guessing: one-sided exact binomial test of accuracy > 1/n_options
+    (multiple choice only; a numeric answer has no chance level worth testing)."""
+    if not n_options:
+        return {}
+    from scipy.stats import binomtest
+
+    p0 = 1 / n_options
+    return {
+        s["system"]: {
+            "chance": p0,
+            "p_greater": binomtest(s["correct"], s["n"], p0, alternative="greater").pvalue,
+            "p_less": binomtest(s["correct"], s["n"], p0, alternative="less").pvalue,
+        }
+        for s in report["systems"]
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mmlu", type=int, default=100)
@@ -119,6 +137,7 @@ def main() -> None:
             )
             results[f"{bench}_lenses"]["seconds_per_item_wall"] = timings[f"{bench}_lenses_s"] / min(n, args.lenses_items)
         results[bench] = _compare(logs, "single", out.parent / f"{out.name}_{bench}")
+        results[bench]["beats_chance"] = _chance(results[bench], 4 if bench == "mmlu" else None)
         times = _sample_times(orch_log.location)
         from inspect_ai.log import read_eval_log
 
