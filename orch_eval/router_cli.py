@@ -38,6 +38,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     cal.add_argument("--log-dir", default=None, help="Inspect log folder of the calibration run")
     cal.add_argument("--max-samples", type=int, default=None)
     cal.add_argument("--no-cache", action="store_true", help="do not use Inspect's model cache")
+    cal.add_argument("--display", default=None, help="Inspect display: full, rich, plain, none (default: Inspect's)")
     cal.set_defaults(func=_calibrate)
 
     show = sub.add_parser("show", help="print a state file's provenance and EMAs")
@@ -77,6 +78,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         max_samples=args.max_samples,
         order=args.order,
         seed=args.seed,
+        display=args.display,
     )
     _print_summary(data)
     print(f"wrote {args.output}")

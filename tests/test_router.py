@@ -266,7 +266,7 @@ def test_calibrate_warm_start_and_leakage_refusal(tmp_path: Path) -> None:
     )
     state = tmp_path / "cal.json"
     rc = main(["router", "calibrate", "--panel", str(panel), "--task", TASK, "--split", "validation",
-               "--limit", "30", "--output", str(state), "--log-dir", str(tmp_path / "cal")])
+               "--limit", "30", "--output", str(state), "--log-dir", str(tmp_path / "cal"), "--display", "plain"])
     assert rc == 0
     data = load_state(state)
     prov = data["provenance"]

@@ -402,6 +402,7 @@ def calibrate(
     max_samples: int | None = None,
     order: str = "seeded",
     seed: int = 0,
+    display: str | None = "none",
 ) -> dict[str, Any]:
     """Run the panel's agents (no merger) on a calibration split through Inspect and write the
     learned router state to ``output``. Returns the state written.
@@ -410,7 +411,7 @@ def calibrate(
     feedback is applied: MMLU's splits are sorted by subject, so in dataset order the first N
     items cover a few subjects only and, because an EMA remembers about ``(2 - alpha) / alpha``
     items, the warm start would reflect the last subject alone. ``order="dataset"`` keeps the
-    split's own order."""
+    split's own order. ``display`` is Inspect's display (``None``: Inspect's default, with progress)."""
     from inspect_ai import Task
     from inspect_ai import eval as inspect_eval
 
@@ -431,7 +432,7 @@ def calibrate(
         t,
         model="none/none",
         limit=limit,
-        display="none",
+        display=display,  # type: ignore[arg-type]
         log_dir=log_dir or "logs/router-calibrate",
         max_samples=max_samples,
     )
