@@ -109,7 +109,9 @@ def main() -> None:
     from orch_eval.inspect.solvers import orch, single
 
     local = load_panel("local")
-    budgets = local.budgets.model_dump()
+    # a single agent has no dispatcher: its budget stays out of the solver's args, so the task's
+    # identity (which eval_set matches against the logs already in the log dir) does not depend on it
+    budgets = local.budgets.model_dump(exclude={"dispatch"})
     root = Path(args.log_dir)
     timings: dict[str, float] = {}
     results: dict[str, dict] = {}

@@ -148,7 +148,9 @@ def main() -> None:
         timings["calibrate_s"] = time.perf_counter() - t0
     warm = load_state(state)
 
-    budgets = local.budgets.model_dump()
+    # a single agent has no dispatcher: its budget stays out of the solver's args, so the task's
+    # identity (which eval_set matches against the logs already in the log dir) does not depend on it
+    budgets = local.budgets.model_dump(exclude={"dispatch"})
     runs: dict[str, tuple[Any, Path]] = {
         # the same solver and log dirs as bench_quality_local.py: one run serves both benchmarks
         "single": (single(agents=[{"model": REFERENCE_MODEL, "args": {"n_threads": 2}}], budgets=budgets),

@@ -309,3 +309,39 @@ def test_invalid_gguf_file_gives_a_clear_error(tmp_path: Path) -> None:
     model = get_model(f"gguf/{junk}", memoize=False)
     with pytest.raises(RuntimeError, match="could not load"):
         run(model.generate("hi"))
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def test_rss_stays_flat_over_many_calls() -> None:
+    """llama.cpp's host-memory prompt cache (8 GiB per model by default) is off: the server used
+    to keep every prompt's KV state, about 23 KB per token for smollm2, so RSS grew with each
+    call (7 GB over a 100-item GSM8K run of the local panel). The control with the cache on
+    shows the growth this test guards against."""
+    from inspect_ai.model import GenerateConfig
+
+    config = GenerateConfig(max_tokens=2)
+
+    def prompt(i: int) -> str:  # distinct prompts of about 600 tokens each
+        return f"Item {i}: " + " ".join(f"word{(i * 31 + j) % 997}" for j in range(150))
+
+    def growth(model) -> float:  # type: ignore[no-untyped-def]
+        run(model.generate(prompt(99), config=config))  # warm-up: touches the KV cache and buffers
+        before = _rss_mb()
+        for i in range(4):
+            run(model.generate(prompt(i), config=config))
+        return _rss_mb() - before
+
+    # distinct context sizes: fresh servers, not the ones the other tests loaded
+    off = growth(smol(n_ctx=1536))
+    on = growth(smol(n_ctx=1600, cache_ram_mib=8192))
+    print(f"RSS growth over 4 calls: cache off {off:.1f} MB, on {on:.1f} MB")
+    assert off < 12, f"RSS grew by {off:.0f} MB over 4 calls with the prompt cache off"
+    assert on > 30, f"control: the prompt cache should have grown RSS (grew {on:.0f} MB)"
+    assert smol(cache_ram_mib=64).api.connection_key().endswith(",cram=64")
