@@ -62,6 +62,11 @@ def _eval_seconds(log) -> float:  # type: ignore[no-untyped-def]
     return (datetime.fromisoformat(st.completed_at) - datetime.fromisoformat(st.started_at)).total_seconds()
 
 
+def _ran_since(log, start: datetime) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``log``'s eval ran in this process (started after ``start``), not reused from disk."""
+    return datetime.fromisoformat(log.stats.started_at) >= start
+
+
 def _sample_times(log_path: str) -> list[float]:
     from inspect_ai.log import read_eval_log
 
@@ -108,6 +113,8 @@ def main() -> None:
     from orch_eval.core.panel import load_panel
     from orch_eval.inspect.solvers import orch, single
 
+    started = datetime.now(timezone.utc)
+    ran: dict[str, bool] = {}  # per benchmark key: did this process run any of its evals?
     local = load_panel("local")
     # a single agent has no dispatcher: its budget stays out of the solver's args, so the task's
     # identity (which eval_set matches against the logs already in the log dir) does not depend on it
@@ -129,10 +136,12 @@ def main() -> None:
             root / bench / "single",
         )[0]
         timings[f"{bench}_single_s"] = _eval_seconds(ref_log)
+        ran[bench] = _ran_since(orch_log, started) or _ran_since(ref_log, started)
         logs = [orch_log.location, ref_log.location]
         if args.lenses_items > 0:
             lens_log = _run([task], orch(panel="local-lenses"), min(n, args.lenses_items), root / bench / "lenses")[0]
             timings[f"{bench}_lenses_s"] = _eval_seconds(lens_log)
+            ran[f"{bench}_lenses"] = _ran_since(lens_log, started)
             # the lenses run may cover the first items only: compared on the intersection
             results[f"{bench}_lenses"] = _compare(
                 [lens_log.location, ref_log.location], "single", out.parent / f"{out.name}_{bench}_lenses", intersect=True
@@ -162,9 +171,15 @@ def main() -> None:
     if "runs" not in summary:  # older single-run layout: start afresh
         summary = {"benchmark": "quality_local", "runs": {}, "results": {}}
     for key, value in results.items():
-        value["run"] = run
+        this = dict(run)
+        previous = summary["runs"].get(key) or {}
+        if not ran.get(key, True) and previous.get("peak_rss_gb") is not None:
+            # every log was reused: this process only read them, its peak says nothing
+            this["peak_rss_gb"] = previous["peak_rss_gb"]
+            this["peak_rss_from"] = previous.get("peak_rss_from", previous.get("date"))
+        value["run"] = this
         summary["results"][key] = value
-        summary["runs"][key] = run
+        summary["runs"][key] = this
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     print(json.dumps(run, indent=2))
 

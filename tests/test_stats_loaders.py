@@ -231,6 +231,15 @@ def test_folder_argument(logs: Logs) -> None:
     assert {log.path for log in loaded.logs} == {logs.orch, logs.single1}
 
 
+def test_file_uri_as_inspect_gives_it(logs: Logs) -> None:
+    """Inspect's log ``location`` is a file:// URI when eval_set reuses a log: it loads as the path."""
+    uri = logs.orch.resolve().as_uri()
+    assert uri.startswith("file:///")
+    assert [log.path for log in load_logs([uri]).logs] == [logs.orch.resolve()]
+    with pytest.raises(LogLoadError, match=r"s3://bucket/x\.eval: only local logs.*s3://"):
+        load_logs(["s3://bucket/x.eval"])
+
+
 # ---------------------------------------------------------------------------- lm-eval
 
 

@@ -610,12 +610,25 @@ def _kind(path: Path) -> str:
     )
 
 
+def _local_path(raw: str | Path) -> Path:
+    text = str(raw)
+    if text.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(text).path))
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    if scheme.isalnum() and len(scheme) > 1:
+        raise LogLoadError(f"{text}: only local logs can be read ({scheme}:// is not supported); copy it here first")
+    return Path(raw)
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[list[Path]]:
     """Each argument as a list of files: a folder gives every ``.eval`` and ``samples_*.jsonl``
-    file below it (sorted); a file gives itself."""
+    file below it (sorted); a file gives itself. A ``file://`` URI (the ``location`` Inspect
+    gives its logs) is read as the local path it names."""
     out = []
     for raw in paths:
-        p = Path(raw)
+        p = _local_path(raw)
         if p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and (f.suffix == ".eval" or (
                 f.name.startswith("samples_") and f.suffix == ".jsonl")))
