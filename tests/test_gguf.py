@@ -345,3 +345,5 @@ def test_rss_stays_flat_over_many_calls() -> None:
     assert off < 12, f"RSS grew by {off:.0f} MB over 4 calls with the prompt cache off"
     assert on > 30, f"control: the prompt cache should have grown RSS (grew {on:.0f} MB)"
     assert smol(cache_ram_mib=64).api.connection_key().endswith(",cram=64")
+    with pytest.raises(ValueError, match="cache_ram_mib=-2"):
+        smol(cache_ram_mib=-2)

@@ -31,7 +31,7 @@ Model args (``-M key=value`` / ``get_model(..., key=value)``):
   not ``cache_prompt`` reuses it (measured: RSS grew by the KV size of every prompt, about
   23 KB per token for smollm2, 7 GB over a 100-item GSM8K run of the local panel). Evaluation
   prompts rarely share more than the chat template's header, so it is off here; set it to
-  bound the cache instead;
+  bound the cache instead (-1: no limit);
 - ``model_path``: a GGUF path that overrides the model name; ``verbose``: llama.cpp logs.
 
 Each model file is loaded ONCE per process (keyed by path, context size, threads and
@@ -179,7 +179,7 @@ def load_model(
         n_threads=int(threads),
         n_threads_batch=int(n_threads_batch or threads),
         chat_template=chat_template,
-        cache_ram_mib=max(0, int(cache_ram_mib)),
+        cache_ram_mib=int(cache_ram_mib),
     )
     with _registry_lock:
         loaded = _registry.get(key)
@@ -384,6 +384,8 @@ class GGUFModelAPI(ModelAPI):
         self._max_connections = max(1, int(max_connections))
         self.cache_prompt = _as_bool(args.pop("cache_prompt", False))
         self.cache_ram_mib = int(args.pop("cache_ram_mib", 0))
+        if self.cache_ram_mib < -1:
+            raise ValueError(f"gguf model arg cache_ram_mib={self.cache_ram_mib}: use MiB >= 0, or -1 for no limit")
         self.verbose = _as_bool(args.pop("verbose", False))
         template = args.pop("chat_template", None)
         if template is None:
@@ -412,7 +414,7 @@ class GGUFModelAPI(ModelAPI):
             self.n_threads,
             self.n_threads_batch,
             self.chat_template,
-            max(0, self.cache_ram_mib),
+            self.cache_ram_mib,
         )
 
     def connection_key(self) -> str:
