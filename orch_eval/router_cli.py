@@ -35,6 +35,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "dataset: the split's own order",
     )
     cal.add_argument("--seed", type=int, default=0, help="shuffle seed of --order seeded (default 0)")
+    cal.add_argument(
+        "--keep-shared", action="store_true",
+        help="keep calibration items whose ids also occur in the evaluated split (by default they are left "
+        "out: MMLU repeats some test questions in validation/dev, and the leakage rule would refuse the state)",
+    )
     cal.add_argument("--log-dir", default=None, help="Inspect log folder of the calibration run")
     cal.add_argument("--max-samples", type=int, default=None)
     cal.add_argument("--no-cache", action="store_true", help="do not use Inspect's model cache")
@@ -79,6 +84,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         order=args.order,
         seed=args.seed,
         display=args.display,
+        exclude_eval_split=not args.keep_shared,
     )
     _print_summary(data)
     print(f"wrote {args.output}")
@@ -91,6 +97,8 @@ def _print_summary(data: dict[str, Any]) -> None:
     if prov:
         print(f"learned on {prov.get('task')} split {prov.get('split')}: {prov.get('n_items')} items "
               f"(order {prov.get('order', 'dataset')}, sha256 {str(prov.get('items_sha256'))[:16]}...)")
+        if prov.get("excluded_items"):
+            print(f"  left out {prov['excluded_items']} items whose ids also occur in the evaluated split")
     for entry in data.get("learned_on") or []:
         print(f"  source: {entry.get('task')} / {entry.get('split')} ({entry.get('n_items')} items)")
     stats = data["stats"]["agents"]

@@ -4,6 +4,7 @@ learning the best agent, the leakage rule, resume equivalence, price-table costs
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -276,7 +277,7 @@ def test_calibrate_warm_start_and_leakage_refusal(tmp_path: Path) -> None:
     # cover two subjects; the shuffled 30 spread over many, and are not the split's first 30
     from inspect_ai.log import read_eval_log
 
-    from orch_eval.inspect.routing import calibration_dataset
+    from orch_eval.inspect.routing import calibration_dataset, split_dataset
 
     assert prov["order"] == "seeded:0"
     cal_log = read_eval_log(prov["log"])
@@ -286,6 +287,24 @@ def test_calibrate_warm_start_and_leakage_refusal(tmp_path: Path) -> None:
     assert len(cal_ids) == 30 and cal_ids != [str(x.id) for x in split[:30]]
     assert len({subject[i] for i in cal_ids}) >= 10 > len({x.metadata["subject"] for x in split[:30]})
     assert data["version"] == 30 and data["stats"]["agents"][1]["acc"] > data["stats"]["agents"][0]["acc"]
+    # the shuffled validation split repeats evaluated test questions (the same content-hash id),
+    # first at position 53: 60 calibration items leave it out and take position 60 instead
+    assert prov["excluded_items"] == 27
+    test_ids = {str(x.id) for x in split_dataset("mmlu_0_shot", "test")}
+    shuffled = list(calibration_dataset(TASK, "validation"))
+    random.Random(0).shuffle(shuffled)  # what Inspect's dataset.shuffle(seed=0) does
+    shared = [i for i, x in enumerate(shuffled) if str(x.id) in test_ids]
+    assert shared[:2] == [53, 86] and len(shared) == 27
+    for flags, expect_shared in (([], False), (["--keep-shared"], True)):
+        out = tmp_path / f"cal60{len(flags)}.json"
+        assert main(["router", "calibrate", "--panel", str(panel), "--task", TASK, "--split", "validation",
+                     "--limit", "60", "--output", str(out), "--log-dir", str(tmp_path / "cal60"), *flags]) == 0
+        p60 = load_state(out)["provenance"]
+        ids60 = [str(i) for i in read_eval_log(p60["log"]).eval.dataset.sample_ids or []]
+        assert len(ids60) == 60 and ids60[:53] == [str(x.id) for x in shuffled[:53]]
+        assert (str(shuffled[53].id) in ids60) is expect_shared
+        assert (str(shuffled[60].id) in ids60) is not expect_shared
+        assert p60["excluded_items"] == (None if expect_shared else 27)
     # calibrating on the evaluated split is refused
     assert main(["router", "calibrate", "--panel", str(panel), "--task", TASK, "--split", "test",
                  "--output", str(tmp_path / "x.json")]) == 2

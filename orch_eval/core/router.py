@@ -520,7 +520,9 @@ def check_leakage(
         if shared:
             problems.append(
                 f"it was learned on {e_task} split {e_split} ({entry.get('n_items')} items), which shares "
-                f"{len(shared)} item ids with the {len(keys)} items being evaluated"
+                f"{len(shared)} item ids with the {len(keys)} items being evaluated (the same questions: "
+                "ids are content hashes, and MMLU repeats some test questions in validation and dev; "
+                "`orch-eval router calibrate` leaves such items out unless --keep-shared, so calibrate again)"
             )
     if not problems:
         return []

@@ -338,6 +338,12 @@ def calibration_dataset(task: str, split: str) -> Any:
             f"router calibrate: {task} evaluates on its test split; calibrate on "
             f"{' or '.join(CALIBRATION_SPLITS[short])}, not {split!r}"
         )
+    return split_dataset(short, split)
+
+
+def split_dataset(short: str, split: str) -> Any:
+    """One split of a standard task (``mmlu_0_shot``, ``mmlu_5_shot``, ``mmlu_pro``, ``gsm8k``),
+    through the task's own record-to-sample function, so its sample ids are the task's."""
     if short.startswith("mmlu_") and short != "mmlu_pro":
         from inspect_evals.mmlu.mmlu import get_mmlu_dataset, record_to_sample_mmlu
 
@@ -403,6 +409,7 @@ def calibrate(
     order: str = "seeded",
     seed: int = 0,
     display: str | None = "none",
+    exclude_eval_split: bool = True,
 ) -> dict[str, Any]:
     """Run the panel's agents (no merger) on a calibration split through Inspect and write the
     learned router state to ``output``. Returns the state written.
@@ -411,7 +418,13 @@ def calibrate(
     feedback is applied: MMLU's splits are sorted by subject, so in dataset order the first N
     items cover a few subjects only and, because an EMA remembers about ``(2 - alpha) / alpha``
     items, the warm start would reflect the last subject alone. ``order="dataset"`` keeps the
-    split's own order. ``display`` is Inspect's display (``None``: Inspect's default, with progress)."""
+    split's own order. ``display`` is Inspect's display (``None``: Inspect's default, with progress).
+
+    ``exclude_eval_split`` (default True) leaves out the calibration items whose sample id also
+    occurs in the split the task evaluates: the ids are content hashes, and MMLU repeats some
+    test questions in its validation and dev splits, so such an item is the evaluated question
+    itself and the leakage rule would refuse the state for any test subset holding it. Items are
+    left out before ``limit``; the count is recorded in the provenance (``excluded_items``)."""
     from inspect_ai import Task
     from inspect_ai import eval as inspect_eval
 
@@ -424,6 +437,16 @@ def calibrate(
         dataset.shuffle(seed=seed)
     elif order != "dataset":
         raise OrchConfigError(f"router calibrate: order must be 'seeded' or 'dataset', not {order!r}")
+    excluded = 0
+    if exclude_eval_split:
+        short = task_short(task)
+        evaluated = {str(s.id) for s in split_dataset(short, EVAL_SPLITS[short])}
+        before = len(dataset)
+        dataset = dataset.filter(lambda sample: str(sample.id) not in evaluated)  # keeps the order
+        excluded = before - len(dataset)
+        if excluded:
+            logger.info("router calibrate: left out %d %s items whose ids occur in its %s split",
+                        excluded, split, EVAL_SPLITS[short])
     holder: dict[str, Any] = {}
     # the agents' own analyses (no merger, no dispatcher): what the router's feedback measures
     agents_only = panel.model_copy(update={"merger": None, "dispatch": False, "dispatcher": None})
@@ -451,6 +474,7 @@ def calibrate(
         "panel_digest": panel.digest(),
         "alpha": router.config.alpha,
         "order": f"seeded:{seed}" if order == "seeded" else "dataset",
+        "excluded_items": excluded if exclude_eval_split else None,
         "created": router.created,
         "log": logs[0].location,
     }
