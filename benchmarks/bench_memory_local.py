@@ -5,11 +5,13 @@ process: the imports, the MMLU and GSM8K datasets of the standard tasks, each GG
     python benchmarks/bench_memory_local.py [--eval-items 20]
 
 With ``--eval-items N`` it then runs ORCH through Inspect on the first N MMLU test items (all
-samples start at once, as in the demo and the quality benchmark) and records the peak again.
+samples start at once, as in the demo and the quality benchmark) and records the peak again:
+it stays near the one-decision figure since the provider turns llama.cpp's host-memory prompt
+cache off (``cache_ram_mib``, docs/local-models.md); with it on, RSS grew with every prompt.
 Reads /proc/self/status (VmRSS now, VmHWM the peak so far). Writes
-benchmarks/results/memory_local[_<tag>].json (``--tag``, e.g. for a run under
-MALLOC_ARENA_MAX=2). Loading is in-process and shared, as in an eval: each model
-file is loaded once per process (orch_eval.models.gguf), memory-mapped by llama.cpp.
+benchmarks/results/memory_local[_<tag>].json (``--tag``). Loading is in-process and shared, as
+in an eval: each model file is loaded once per process (orch_eval.models.gguf), memory-mapped
+by llama.cpp.
 """
 
 from __future__ import annotations
@@ -105,7 +107,6 @@ def main() -> None:
 
     summary = {
         "benchmark": "memory_local",
-        "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "command": " ".join(["python", "benchmarks/bench_memory_local.py", *sys.argv[1:]]),

@@ -25,7 +25,9 @@ The routed runs are prequential (item t routed on items < t only) in the dataset
 Every run is skipped when its log in `--log-dir` (default logs/bench-router-local) is complete, and
 model calls are served from Inspect's cache, so rerunning the command is cheap; a killed routed run
 resumes from its router state file. Writes benchmarks/results/router_local.json and
-router_local_mmlu.{json,md} (the paired report: McNemar mid-p, Holm, Newcombe CIs of differences).
+router_local_mmlu.{json,md} (the paired report against Qwen-1.5B alone: McNemar mid-p, Holm, Newcombe
+CIs of differences) and router_local_mmlu_vs_off.{json,md} (each routed run against the same
+panel unrouted, and the three-analyst panel, a second family with its own Holm correction).
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ def main() -> None:
     timings: dict[str, float] = {}
     logs: dict[str, str] = {}
 
+    started = datetime.now(timezone.utc)
+    ran_here = False  # did this process run anything (else its peak RSS says nothing)?
     state = root / f"router-state-mmlu-validation-{args.calibration_items}.json"
     if not state.is_file():
         print(f"[bench-router] calibrating on {args.calibration_items} seeded MMLU validation items", file=sys.stderr)
@@ -146,6 +150,7 @@ def main() -> None:
         calibrate(load_panel("router-on"), TASK, "validation", state, limit=args.calibration_items,
                   log_dir=str(root / "calibrate"), order="seeded", seed=0)
         timings["calibrate_s"] = time.perf_counter() - t0
+        ran_here = True
     warm = load_state(state)
 
     # a single agent has no dispatcher: its budget stays out of the solver's args, so the task's
@@ -166,7 +171,9 @@ def main() -> None:
                          router_state_out=str(root / "shadow1.state.json")), root / "shadow1"),
     }
     # cheapest order: the reference, then the unrouted panels (their analyses feed the routed ones)
-    from bench_quality_local import _eval_seconds
+    from inspect_ai.log import read_eval_log
+
+    from bench_quality_local import _eval_seconds, _ran_since
     from bench_quality_local import _run as quality_run  # eval_set, as that benchmark runs them
 
     for name in [s for s in SYSTEMS if s in chosen]:
@@ -175,8 +182,10 @@ def main() -> None:
             qlog = quality_run([TASK], solver, args.items, log_dir)[0]
             logs[name] = qlog.location.removeprefix("file://")
             timings[f"{name}_s"] = _eval_seconds(qlog)
+            ran_here |= _ran_since(qlog, started)
         else:
             logs[name], timings[f"{name}_s"] = _run(solver, args.items, log_dir)
+            ran_here |= _ran_since(read_eval_log(logs[name], header_only=True), started)
 
     from orch_eval.cli import main as cli
 
@@ -186,15 +195,27 @@ def main() -> None:
     base = ["compare", *[logs[n] for n in names]]
     for n in names:
         base += ["--name", n]
-    base += ["--reference", "single", "--systems", ",".join(names + ["off:agent3"])]
+    # (the 1.5B inside the unrouted panel equals its single run: checked below, kept out of the Holm family)
+    base += ["--reference", "single", "--systems", ",".join(names)]
     stem = out.parent / f"{out.name}_mmlu"
     assert cli([*base, "--format", "json", "--output", f"{stem}.json"]) == 0, base
     assert cli([*base, "--output", f"{stem}.md"]) == 0, base
     report = json.loads(Path(f"{stem}.json").read_text())
+    # the router's own question, a second family: each routed run against the same panel unrouted
+    routed = [n for n in names if n in ("top1", "top1-cold", "risk", "shadow1")]
+    vs_off = None
+    if "off" in logs and routed:
+        fam = ["off", *routed, *(["local"] if "local" in logs else [])]
+        args_off = ["compare", *[logs[n] for n in fam]]
+        for n in fam:
+            args_off += ["--name", n]
+        args_off += ["--reference", "off", "--systems", ",".join(fam), "--no-derived"]
+        off_stem = out.parent / f"{out.name}_mmlu_vs_off"
+        assert cli([*args_off, "--format", "json", "--output", f"{off_stem}.json"]) == 0, args_off
+        assert cli([*args_off, "--output", f"{off_stem}.md"]) == 0, args_off
+        vs_off = json.loads(Path(f"{off_stem}.json").read_text())
 
     # the 1.5B's analysis inside the unrouted panel must equal its single run (same prompt, budget, seed)
-    from inspect_ai.log import read_eval_log
-
     from orch_eval.stats.loaders import load_inspect_log
 
     consistency = None
@@ -230,10 +251,17 @@ def main() -> None:
         "single_vs_off_agent3": consistency,
         "timings_s": timings,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024,
+        "peak_rss_from": None,
         "report": report,
+        "report_vs_off": vs_off,
     }
+    previous = json.loads(Path(f"{out}.json").read_text()) if Path(f"{out}.json").is_file() else {}
+    if not ran_here and previous.get("peak_rss_gb") is not None:
+        # every log was reused: keep the peak of the run that produced them
+        summary["peak_rss_gb"] = previous["peak_rss_gb"]
+        summary["peak_rss_from"] = previous.get("peak_rss_from") or previous.get("date")
     Path(f"{out}.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    print(json.dumps({k: v for k, v in summary.items() if k != "report"}, indent=2, default=str))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("report", "report_vs_off")}, indent=2, default=str))
 
 
 if __name__ == "__main__":
