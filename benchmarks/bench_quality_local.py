@@ -67,6 +67,15 @@ def _ran_since(log, start: datetime) -> bool:  # type: ignore[no-untyped-def]
     return datetime.fromisoformat(log.stats.started_at) >= start
 
 
+def _keep_peak(run: dict, previous: dict, ran: bool) -> dict:
+    """``run`` with the peak RSS of ``previous`` when this process ran nothing (every log was
+    reused: it only read them, so its own peak says nothing)."""
+    if ran or previous.get("peak_rss_gb") is None:
+        return run
+    return {**run, "peak_rss_gb": previous["peak_rss_gb"],
+            "peak_rss_from": previous.get("peak_rss_from") or previous.get("date")}
+
+
 def _sample_times(log_path: str) -> list[float]:
     from inspect_ai.log import read_eval_log
 
@@ -74,10 +83,12 @@ def _sample_times(log_path: str) -> list[float]:
     return [s.total_time for s in log.samples or [] if s.total_time is not None]
 
 
-def _compare(logs: list[str], reference_prefix: str, out_stem: Path, intersect: bool = False) -> dict:
+def _compare(logs: list[str], reference_prefix: str, out_stem: Path, intersect: bool = False,
+             extra: tuple[str, ...] = ()) -> dict:
+    """The paired report of ``logs`` as ``<out_stem>.json`` and ``.md`` (``extra``: more compare flags)."""
     from orch_eval.cli import main as cli
 
-    base = ["compare", *logs, "--reference", reference_prefix] + (["--intersect"] if intersect else [])
+    base = ["compare", *logs, "--reference", reference_prefix, *extra] + (["--intersect"] if intersect else [])
     assert cli([*base, "--format", "json", "--output", f"{out_stem}.json"]) == 0, base
     assert cli([*base, "--output", f"{out_stem}.md"]) == 0, base
     return json.loads(Path(f"{out_stem}.json").read_text())
@@ -171,12 +182,7 @@ def main() -> None:
     if "runs" not in summary:  # older single-run layout: start afresh
         summary = {"benchmark": "quality_local", "runs": {}, "results": {}}
     for key, value in results.items():
-        this = dict(run)
-        previous = summary["runs"].get(key) or {}
-        if not ran.get(key, True) and previous.get("peak_rss_gb") is not None:
-            # every log was reused: this process only read them, its peak says nothing
-            this["peak_rss_gb"] = previous["peak_rss_gb"]
-            this["peak_rss_from"] = previous.get("peak_rss_from", previous.get("date"))
+        this = _keep_peak(run, summary["runs"].get(key) or {}, ran.get(key, True))
         value["run"] = this
         summary["results"][key] = value
         summary["runs"][key] = this

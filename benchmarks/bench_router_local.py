@@ -67,8 +67,9 @@ def _done(log_dir: Path) -> str | None:
     return None
 
 
-def _run(solver: Any, limit: int, log_dir: Path) -> tuple[str, float]:
-    """One eval of the task (skipped when already complete): its log and wall seconds."""
+def _run(solver: Any, limit: int, log_dir: Path) -> tuple[str, float, bool]:
+    """One eval of the task (skipped when already complete): its log, wall seconds, and whether
+    it ran in this process."""
     from inspect_ai import eval as inspect_eval
 
     from inspect_ai.log import read_eval_log
@@ -78,12 +79,12 @@ def _run(solver: Any, limit: int, log_dir: Path) -> tuple[str, float]:
     found = _done(log_dir)
     if found is not None:
         print(f"[bench-router] {log_dir.name}: complete log found, not rerun", file=sys.stderr)
-        return found, _eval_seconds(read_eval_log(found, header_only=True))
+        return found, _eval_seconds(read_eval_log(found, header_only=True)), False
     print(f"[bench-router] {log_dir.name}: running {limit} items", file=sys.stderr)
     log = inspect_eval(TASK, model=None, solver=solver, limit=limit, log_dir=str(log_dir), display="plain")[0]
     if log.status != "success":
         raise SystemExit(f"{log_dir.name}: eval ended {log.status}: {log.error}; rerun the same command to resume")
-    return log.location.removeprefix("file://"), _eval_seconds(log)
+    return log.location.removeprefix("file://"), _eval_seconds(log), True
 
 
 def _routing_summary(log_path: str) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def main() -> None:
     # cheapest order: the reference, then the unrouted panels (their analyses feed the routed ones)
     from inspect_ai.log import read_eval_log
 
-    from bench_quality_local import _eval_seconds, _ran_since
+    from bench_quality_local import _compare, _eval_seconds, _keep_peak, _ran_since
     from bench_quality_local import _run as quality_run  # eval_set, as that benchmark runs them
 
     for name in [s for s in SYSTEMS if s in chosen]:
@@ -184,36 +185,25 @@ def main() -> None:
             timings[f"{name}_s"] = _eval_seconds(qlog)
             ran_here |= _ran_since(qlog, started)
         else:
-            logs[name], timings[f"{name}_s"] = _run(solver, args.items, log_dir)
-            ran_here |= _ran_since(read_eval_log(logs[name], header_only=True), started)
-
-    from orch_eval.cli import main as cli
+            logs[name], timings[f"{name}_s"], ran = _run(solver, args.items, log_dir)
+            ran_here |= ran
 
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     names = [n for n in SYSTEMS if n in logs]
-    base = ["compare", *[logs[n] for n in names]]
-    for n in names:
-        base += ["--name", n]
+
+    def named(family: list[str]) -> tuple[str, ...]:
+        return (*(f for n in family for f in ("--name", n)), "--systems", ",".join(family))
+
     # (the 1.5B inside the unrouted panel equals its single run: checked below, kept out of the Holm family)
-    base += ["--reference", "single", "--systems", ",".join(names)]
-    stem = out.parent / f"{out.name}_mmlu"
-    assert cli([*base, "--format", "json", "--output", f"{stem}.json"]) == 0, base
-    assert cli([*base, "--output", f"{stem}.md"]) == 0, base
-    report = json.loads(Path(f"{stem}.json").read_text())
+    report = _compare([logs[n] for n in names], "single", out.parent / f"{out.name}_mmlu", extra=named(names))
     # the router's own question, a second family: each routed run against the same panel unrouted
     routed = [n for n in names if n in ("top1", "top1-cold", "risk", "shadow1")]
     vs_off = None
     if "off" in logs and routed:
         fam = ["off", *routed, *(["local"] if "local" in logs else [])]
-        args_off = ["compare", *[logs[n] for n in fam]]
-        for n in fam:
-            args_off += ["--name", n]
-        args_off += ["--reference", "off", "--systems", ",".join(fam), "--no-derived"]
-        off_stem = out.parent / f"{out.name}_mmlu_vs_off"
-        assert cli([*args_off, "--format", "json", "--output", f"{off_stem}.json"]) == 0, args_off
-        assert cli([*args_off, "--output", f"{off_stem}.md"]) == 0, args_off
-        vs_off = json.loads(Path(f"{off_stem}.json").read_text())
+        vs_off = _compare([logs[n] for n in fam], "off", out.parent / f"{out.name}_mmlu_vs_off",
+                          extra=(*named(fam), "--no-derived"))
 
     # the 1.5B's analysis inside the unrouted panel must equal its single run (same prompt, budget, seed)
     from orch_eval.stats.loaders import load_inspect_log
@@ -251,15 +241,11 @@ def main() -> None:
         "single_vs_off_agent3": consistency,
         "timings_s": timings,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024,
-        "peak_rss_from": None,
         "report": report,
         "report_vs_off": vs_off,
     }
     previous = json.loads(Path(f"{out}.json").read_text()) if Path(f"{out}.json").is_file() else {}
-    if not ran_here and previous.get("peak_rss_gb") is not None:
-        # every log was reused: keep the peak of the run that produced them
-        summary["peak_rss_gb"] = previous["peak_rss_gb"]
-        summary["peak_rss_from"] = previous.get("peak_rss_from") or previous.get("date")
+    summary = _keep_peak(summary, previous, ran_here)
     Path(f"{out}.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k not in ("report", "report_vs_off")}, indent=2, default=str))
 
