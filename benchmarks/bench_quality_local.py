@@ -13,6 +13,9 @@ Benchmarks: `inspect_evals/mmlu_0_shot` (its fixed seed-42 order; first N) and
 
     python benchmarks/bench_quality_local.py --mmlu 100 --gsm8k 100 --lenses-items 100
 
+`--lenses-only` runs (or reuses) just the 1.5B alone and the lenses variant, and rewrites only the
+`<benchmark>_lenses` entries: the way to record the lenses variant without the hour-long panel run.
+
 Runs through Inspect's eval_set in `--log-dir` (default logs/bench-quality-local): rerunning
 resumes where it stopped, and Inspect's cache makes finished calls free. Writes
 benchmarks/results/quality_local.json (the benchmarks run this time replace their entries; the
@@ -117,6 +120,8 @@ def main() -> None:
     ap.add_argument("--mmlu", type=int, default=100)
     ap.add_argument("--gsm8k", type=int, default=100)
     ap.add_argument("--lenses-items", type=int, default=100, help="items of the lenses variant per benchmark")
+    ap.add_argument("--lenses-only", action="store_true",
+                    help="skip the ORCH panel run: only the 1.5B alone and the lenses variant (entries <benchmark>_lenses)")
     ap.add_argument("--log-dir", default=str(ROOT / "logs" / "bench-quality-local"))
     ap.add_argument("--output", default=str(HERE / "results" / "quality_local"))
     args = ap.parse_args()
@@ -138,8 +143,11 @@ def main() -> None:
     for bench, task, n in (("mmlu", "inspect_evals/mmlu_0_shot", args.mmlu), ("gsm8k", "inspect_evals/gsm8k", args.gsm8k)):
         if n <= 0:
             continue
-        orch_log = _run([task], orch(panel="local"), n, root / bench / "orch")[0]
-        timings[f"{bench}_orch_s"] = _eval_seconds(orch_log)
+        if args.lenses_only and args.lenses_items <= 0:
+            raise SystemExit("--lenses-only needs --lenses-items > 0")
+        orch_log = None if args.lenses_only else _run([task], orch(panel="local"), n, root / bench / "orch")[0]
+        if orch_log is not None:
+            timings[f"{bench}_orch_s"] = _eval_seconds(orch_log)
         ref_log = _run(
             [task],
             single(agents=[{"model": REFERENCE_MODEL, "args": {"n_threads": 2}}], budgets=budgets),
@@ -147,8 +155,7 @@ def main() -> None:
             root / bench / "single",
         )[0]
         timings[f"{bench}_single_s"] = _eval_seconds(ref_log)
-        ran[bench] = _ran_since(orch_log, started) or _ran_since(ref_log, started)
-        logs = [orch_log.location, ref_log.location]
+        ran[bench] = _ran_since(ref_log, started) or (orch_log is not None and _ran_since(orch_log, started))
         if args.lenses_items > 0:
             lens_log = _run([task], orch(panel="local-lenses"), min(n, args.lenses_items), root / bench / "lenses")[0]
             timings[f"{bench}_lenses_s"] = _eval_seconds(lens_log)
@@ -158,6 +165,10 @@ def main() -> None:
                 [lens_log.location, ref_log.location], "single", out.parent / f"{out.name}_{bench}_lenses", intersect=True
             )
             results[f"{bench}_lenses"]["seconds_per_item_wall"] = timings[f"{bench}_lenses_s"] / min(n, args.lenses_items)
+            results[f"{bench}_lenses"]["single_seconds_per_item_wall"] = timings[f"{bench}_single_s"] / n
+        if orch_log is None:
+            continue
+        logs = [orch_log.location, ref_log.location]
         results[bench] = _compare(logs, "single", out.parent / f"{out.name}_{bench}")
         results[bench]["beats_chance"] = _chance(results[bench], 4 if bench == "mmlu" else None)
         times = _sample_times(orch_log.location)
