@@ -181,6 +181,38 @@ def test_concurrent_calls_share_the_event_loop() -> None:
     assert ticks > 5  # the loop kept running while llama.cpp worked in threads
 
 
+def test_reported_time_excludes_the_wait_for_the_slot() -> None:
+    """Calls queued behind one llama.cpp slot report the model's time, not their wait.
+
+    The slot runs one request at a time, so the calls' own times are disjoint intervals inside
+    the batch's wall time and add up to at most that wall time. Timing whole ``generate`` calls
+    (what Inspect does unless the provider reports its own time) would count the queue: the
+    k-th call waits for the k-1 before it, and the four times add up to about 2.5x the wall."""
+    import time
+
+    from inspect_ai.model import GenerateConfig
+
+    model = smol()
+    assert model.api.max_connections() == 1
+    config = GenerateConfig(max_tokens=24, max_connections=8)  # Inspect lets all four through
+    prompts = [f"Count from {i} to {i + 20}." for i in range(4)]
+    run(model.generate(prompts[0], config=GenerateConfig(max_tokens=2)))  # load outside the timing
+
+    async def batch():  # type: ignore[no-untyped-def]
+        start = time.monotonic()
+        outputs = await asyncio.gather(*[model.generate(p, config=config, cache=False) for p in prompts])
+        return outputs, time.monotonic() - start
+
+    outputs, wall = run(batch())
+    times = [o.time for o in outputs]
+    assert all(t is not None and t > 0 for t in times)
+    assert sum(times) <= wall, (times, wall)
+    # and each is the server's own request time (llama.cpp's prompt + generation timings)
+    for o in outputs:
+        timings = o.metadata["timings"]
+        assert o.time >= (timings["prompt_ms"] + timings["predicted_ms"]) / 1000
+
+
 def test_context_overflow_is_model_length() -> None:
     output = run(smol(n_ctx=256).generate("word " * 600))
     assert output.stop_reason == "model_length"

@@ -37,7 +37,10 @@ Model args (``-M key=value`` / ``get_model(..., key=value)``):
 Each model file is loaded ONCE per process (keyed by path, context size, threads and
 template) and shared by every sample and every ``ModelAPI`` instance; requests run in worker
 threads so the event loop stays free. Inspect's own (adaptive) concurrency may let many
-samples call ``generate`` at once: they wait in the event loop for a free slot here.
+samples call ``generate`` at once: they wait in the event loop for a free slot here. The
+time reported for a call (``ModelOutput.time``, hence every Decision's latency) is the time the
+model spent on it, not that wait: the call is returned with its own ``ModelCall`` time, which
+Inspect then keeps (it would otherwise time the whole ``generate``, queue included).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from inspect_ai.model import (
     Logprob,
     Logprobs,
     ModelAPI,
+    ModelCall,
     ModelOutput,
     ModelUsage,
     StopReason,
@@ -505,7 +509,7 @@ class GGUFModelAPI(ModelAPI):
         tools: list[ToolInfo],
         tool_choice: ToolChoice,
         config: GenerateConfig,
-    ) -> ModelOutput:
+    ) -> tuple[ModelOutput, ModelCall]:
         import anyio
 
         if tools and tool_choice != "none":
@@ -525,7 +529,9 @@ class GGUFModelAPI(ModelAPI):
             return response, time.monotonic() - start
 
         response, elapsed = await anyio.to_thread.run_sync(call, limiter=_limiter(loaded))
-        return self._to_output(response, elapsed, body)
+        # The ModelCall's time is what Inspect records as output.time: the model's own time,
+        # without the wait for a free slot (that wait counts as the sample's waiting time).
+        return self._to_output(response, elapsed, body), ModelCall.create(body, response, time=elapsed)
 
     def _to_output(self, response: dict[str, Any], elapsed: float, body: dict[str, Any]) -> ModelOutput:
         if "error" in response:
