@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,17 @@ os.environ.setdefault("HF_DATASETS_CACHE", str(ROOT / ".cache" / "hf_datasets"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("INSPECT_LOG_LEVEL", "warning")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_inspect_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Inspect keeps its sample buffers (one database per running eval) in the user's data
+    folder; the tests' killed subprocesses never clean theirs up. Point the data folder
+    (``$XDG_DATA_HOME``, inherited by subprocesses) at the session's temporary folder."""
+    data = tmp_path_factory.mktemp("xdg_data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_DATA_HOME", str(data))
+        yield data
 
 
 @pytest.fixture(autouse=True)
