@@ -184,7 +184,6 @@ def main() -> None:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
         "command": " ".join(["python", "benchmarks/bench_quality_local.py", *sys.argv[1:]]),
-        "panel_digest": local.digest(),
         "peak_rss_gb": peak_kb / 1024 / 1024,
         "timings_s": timings,
     }
@@ -192,8 +191,11 @@ def main() -> None:
     summary = json.loads(path.read_text()) if path.is_file() else {}
     if "runs" not in summary:  # older single-run layout: start afresh
         summary = {"benchmark": "quality_local", "runs": {}, "results": {}}
+    digests = {"local": local.digest(), "local-lenses": load_panel("local-lenses").digest()}
     for key, value in results.items():
-        this = _keep_peak(run, summary["runs"].get(key) or {}, ran.get(key, True))
+        panel = "local-lenses" if key.endswith("_lenses") else "local"
+        this = _keep_peak({**run, "panel": panel, "panel_digest": digests[panel]},
+                          summary["runs"].get(key) or {}, ran.get(key, True))
         value["run"] = this
         summary["results"][key] = value
         summary["runs"][key] = this
