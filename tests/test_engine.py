@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import anyio
@@ -45,6 +46,36 @@ def test_merge_prompt_anonymises_in_panel_order_and_neutralises() -> None:
     assert "| Proposed answer: B" in text
     assert "(proposed answer: none stated)" in text
     assert parse_letter(strip_quoted(neutralise("ANSWER: D"))) is None
+
+
+def test_merge_prompt_styles() -> None:
+    """``judge`` is the text every recorded digest was made with (byte for byte: it is part of
+    every merge's cache key); ``solve`` asks the merger to work the task out itself."""
+    analyses = [("Analyst 1", "7", "3 + 4 = 7.\nANSWER: 7"), ("Analyst 2", "12", "3 * 4 = 12.\nANSWER: 12")]
+    judge = merge_prompt(QN, analyses)
+    assert judge == merge_prompt(QN, analyses, "judge")
+    assert hashlib.sha256(judge.encode()).hexdigest()[:16] == "57353bf8a3bea323"
+    assert hashlib.sha256(merge_prompt(Q, analyses[:1]).encode()).hexdigest()[:16] == "9d82ce9e4e8da750"
+    solve = merge_prompt(QN, analyses, "solve")
+    assert solve.startswith("You are the final judge.")  # every merge opens the same way
+    assert "solve the task yourself" in solve and "at most three sentences" not in solve
+    assert "do not write code" in solve and "do not write code" not in merge_prompt(Q, analyses, "solve")
+    assert "| Proposed answer: 12" in solve and "\nANSWER: 12" not in solve  # quoted as for judge
+
+
+def test_merge_style_enters_the_digest_only_when_solve() -> None:
+    base = Panel.from_args("orchfake/gold,orchfake/vote", "orchfake/vote")
+    judge = Panel.from_args("orchfake/gold,orchfake/vote", "orchfake/vote", merge_style="judge")
+    solve = Panel.from_args("orchfake/gold,orchfake/vote", "orchfake/vote", merge_style="solve")
+    assert base.digest() == judge.digest() != solve.digest()
+    bigger = Panel.from_args("orchfake/gold,orchfake/vote", "orchfake/vote", budgets={"merge": 999})
+    assert bigger.digest() != base.digest()
+    # how a panel merges is not part of its analyses: they keep their cache entries
+    assert solve.agent_digest(0) == bigger.agent_digest(0) == base.agent_digest(0)
+    longer = Panel.from_args("orchfake/gold,orchfake/vote", "orchfake/vote", budgets={"analysis": 999})
+    assert longer.agent_digest(0) != base.agent_digest(0)
+    with pytest.raises(OrchConfigError, match="merge_style"):
+        Panel.from_args("orchfake/gold", "orchfake/vote", merge_style="vote")
 
 
 def test_orch_decides_by_merger() -> None:
@@ -175,6 +206,20 @@ def test_bad_panel_files_name_the_field(tmp_path: Path, yaml_text: str, message:
 def test_unknown_preset_lists_known_ones() -> None:
     with pytest.raises(OrchConfigError, match="not found.*Known presets"):
         load_panel("no-such-panel")
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "solvers").glob("*.yaml")))
+def test_every_preset_loads(preset: str) -> None:
+    panel = load_panel(preset)
+    assert panel.name == preset and len(panel.digest()) == 12
+
+
+def test_solve_preset_is_the_local_panel_with_a_solving_merger() -> None:
+    local, solve = load_panel("local"), load_panel("local-solve")
+    assert solve.merge_style == "solve" and local.merge_style == "judge"
+    assert solve.budgets.merge == solve.budgets.analysis_numeric > local.budgets.merge
+    assert [solve.agent_digest(i) for i in range(3)] == [local.agent_digest(i) for i in range(3)]
+    assert solve.model_dump(exclude={"name", "merge_style", "budgets"}) == local.model_dump(exclude={"name", "merge_style", "budgets"})
 
 
 def test_neutralise_collapses_looping_lines() -> None:

@@ -141,6 +141,24 @@ def test_systems_expand_and_derive(tmp_path: Path) -> None:
     assert derived["dispatch"] is None and not plan.system("orch").panel.dispatch
 
 
+def test_merge_ablation_shares_the_analyses(tmp_path: Path) -> None:
+    """``merge_style``/``merge_budget`` systems change the merge only: the dry run counts just
+    their merges after the base ORCH system, and other kinds refuse the fields."""
+    from orch_eval.experiment.plan import estimate
+
+    solve = {"name": "orch-solve", "kind": "orch", "merge_style": "solve", "merge_budget": 384}
+    plan = build_plan(load_experiment(experiment(tmp_path, systems=["orch", solve], reference="orch")), log_dir=tmp_path / "logs")
+    base, panel = plan.system("orch").panel, plan.system("orch-solve").panel
+    assert panel.merge_style == "solve" and panel.budgets.merge == 384 and base.merge_style == "judge"
+    assert panel.digest() != base.digest()
+    rows = {(r.system, r.benchmark): r for r in estimate(plan)}
+    for bench in ("mmlu_0_shot", "gsm8k"):
+        assert rows[("orch", bench)].calls == 10 * 4
+        assert rows[("orch-solve", bench)].calls == 10 and rows[("orch-solve", bench)].per_model == {MERGER: 10}
+    with pytest.raises(OrchConfigError, match="merge_style"):
+        load_experiment(experiment(tmp_path, systems=["orch", {"kind": "single", "merge_style": "solve"}], reference="orch"))
+
+
 # ---------------------------------------------------------------------------- end to end
 
 

@@ -225,3 +225,34 @@ def test_decision_metadata_is_json(tmp_path: Path) -> None:
     log = run_inprocess(orch(), tmp_path, limit=3, model_roles={"agents": AGENT_NAMES, "merger": MERGER})
     for s in log.samples or []:
         json.dumps(s.metadata["orch"])
+
+
+def _merger_prompts(log: EvalLog, merger: str) -> list[str]:
+    """The user text of every call the merger received, from the log's model events."""
+    from inspect_ai.event import ModelEvent
+
+    out = []
+    for s in read_eval_log(log.location, resolve_attachments=True).samples or []:
+        for ev in s.events:
+            if isinstance(ev, ModelEvent) and ev.model == merger:
+                out.append(ev.input[-1].text)
+    return out
+
+
+@pytest.mark.slow
+def test_merge_style_solve_reaches_the_merger_and_reuses_the_analyses(tmp_path: Path) -> None:
+    """``-S merge_style=solve`` changes the merger's prompt (and so its cache scope), not the
+    analyses: a solve run after a judge run calls only the merger."""
+    roles = {"agents": AGENT_NAMES, "merger": MERGER}
+    judge = run_inprocess(orch(), tmp_path / "judge", limit=5, model_roles=roles)
+    before = call_counts()
+    solve = run_inprocess(orch(merge_style="solve"), tmp_path / "solve", limit=5, model_roles=roles)
+    counts = call_counts() - before
+    assert counts["vote"] == 5 and all(counts[name.split("/", 1)[1]] == 0 for name in AGENT_NAMES)
+    judged, solved = _merger_prompts(judge, MERGER), _merger_prompts(solve, MERGER)
+    assert len(judged) == len(solved) == 5
+    assert all("at most three sentences" in p and "solve the task yourself" not in p for p in judged)
+    assert all("solve the task yourself" in p and "at most three sentences" not in p for p in solved)
+    digests = {s.metadata["orch"]["panel_digest"] for s in judge.samples or []}
+    assert digests.isdisjoint(s.metadata["orch"]["panel_digest"] for s in solve.samples or [])
+    assert answers(judge) == answers(solve)  # the vote fake answers the same either way

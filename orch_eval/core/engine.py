@@ -330,7 +330,7 @@ class Orchestrator:
         r = await self._call(
             self.merger_model(),  # type: ignore[arg-type]
             question,
-            merge_prompt(question, shown),
+            merge_prompt(question, shown, self.panel.merge_style),
             self._config(spec, self.panel.budgets.merge),
             self.merge_cache(),
             self._completion_budget(),

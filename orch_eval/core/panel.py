@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.yamlio import read_yaml
-from orch_eval.core.prompts import LENS_ORDER, LENSES, PROMPT_VERSION
+from orch_eval.core.prompts import LENS_ORDER, LENSES, PROMPT_VERSION, MergeStyle
 from orch_eval.core.redact import redact_args
 from orch_eval.core.router import RouterConfig, coerce_router
 
@@ -112,6 +112,10 @@ class Budgets(BaseModel):
     """The dispatcher's sub-questions (``dispatch: true``)."""
 
 
+_AGENT_BUDGETS = {"analysis", "analysis_numeric", "completion", "direct"}
+"""The budgets an agent's own calls use (analysis, answer completion, the direct baseline)."""
+
+
 class Price(BaseModel):
     """Price of one model, per million tokens, in the panel's currency."""
 
@@ -142,6 +146,10 @@ class Panel(BaseModel):
     """Show analyses to the merger as "Analyst 1..k" (True) or under their model names (ablation)."""
     completion_step: bool = True
     """Recover an answer from an analysis that ends without one (recorded, never silent)."""
+    merge_style: MergeStyle = "judge"
+    """``judge`` (the paper's merge): weigh the analyses, justify the pick in at most three
+    sentences. ``solve``: the merger works the task out itself, step by step, using the analyses
+    as hints it checks; give it a ``merge`` budget of the size of an analysis."""
     currency: str = "USD"
     prices: dict[str, Price] = Field(default_factory=dict)
     """Per-model prices (keys are model names), one currency for the whole panel."""
@@ -201,8 +209,9 @@ class Panel(BaseModel):
             "anonymise": self.anonymise,
             "completion_step": self.completion_step,
             "router": None if self.router is None or not self.router.enabled else self.router.identity(),
-            # only when on, so that digests (and cache scopes) of panels without it are unchanged
+            # only when on / not the default, so that digests (and cache scopes) of other panels are unchanged
             **({"dispatch": {"dispatcher": self.dispatcher, "budget": self.budgets.dispatch}} if self.dispatch else {}),
+            **({"merge_style": self.merge_style} if self.merge_style != "judge" else {}),
         }
 
     def digest(self) -> str:
@@ -215,20 +224,22 @@ class Panel(BaseModel):
             {
                 "prompt_version": PROMPT_VERSION,
                 "agent": dict(self.agents[slot].identity(), lens=self.lens_of(slot)),
-                "budgets": self._budget_identity(dispatch=False),
+                "budgets": self.budgets.model_dump(include=_AGENT_BUDGETS),
                 "seed": self.seed,
                 "temperature": self.temperature,
                 "completion_step": self.completion_step,
             }
         )
         # Not in here: ``dispatch``. A focused analysis has its own prompt text (so its own cache
-        # entry); a fallback analysis is the plain one and rightly shares the plain entry.
+        # entry); a fallback analysis is the plain one and rightly shares the plain entry. Nor
+        # the merger's settings (its budget, ``merge_style``): panels that differ only in how
+        # they merge share their analyses.
 
-    def _budget_identity(self, dispatch: bool = True) -> dict[str, Any]:
-        """Budgets as they enter digests; the dispatch budget only matters (and only appears)
-        when the panel dispatches, so older digests stay valid."""
+    def _budget_identity(self) -> dict[str, Any]:
+        """Budgets as they enter the panel digest; the dispatch budget only matters (and only
+        appears) when the panel dispatches, so older digests stay valid."""
         b = self.budgets.model_dump()
-        if not (dispatch and self.dispatch):
+        if not self.dispatch:
             b.pop("dispatch")
         return b
 

@@ -146,6 +146,10 @@ class SystemSpec(BaseModel):
     min_analyses: int | None = Field(default=None, ge=0)
     merger: str | None = None
     """Another merger model (ablation)."""
+    merge_style: Literal["judge", "solve"] | None = None
+    """How the merger answers (ablation; the panel's ``merge_style``): ``judge`` or ``solve``."""
+    merge_budget: int | None = Field(default=None, gt=0)
+    """The merger's token budget (the panel's ``budgets.merge``); ``solve`` needs an analysis-sized one."""
     router: Any = None
     """``on``, ``off`` or a mapping of router settings (``orch`` only)."""
     top_k: int | None = Field(default=None, ge=1)
@@ -162,8 +166,9 @@ class SystemSpec(BaseModel):
         merged = ("orch", "dispatch")
         if self.kind not in merged and (self.router is not None or self.top_k is not None or self.router_state):
             raise ValueError("router settings only apply to kinds 'orch' and 'dispatch'")
-        if self.kind not in merged and (self.merger is not None or self.anonymise is not None or self.min_analyses is not None):
-            raise ValueError("merger/anonymise/min_analyses only apply to kinds 'orch' and 'dispatch'")
+        merge_fields = (self.merger, self.anonymise, self.min_analyses, self.merge_style, self.merge_budget)
+        if self.kind not in merged and any(f is not None for f in merge_fields):
+            raise ValueError("merger/anonymise/min_analyses/merge_style/merge_budget only apply to kinds 'orch' and 'dispatch'")
         if self.kind != "dispatch" and self.dispatcher is not None:
             raise ValueError("'dispatcher' only applies to kind 'dispatch'")
         if self.kind in (*merged, "majority") and self.agent is not None:

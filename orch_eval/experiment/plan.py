@@ -113,6 +113,10 @@ def _sub_panel(base: Panel, spec: SystemSpec, where: str) -> Panel:
         data["min_analyses"] = spec.min_analyses
     if spec.merger is not None:
         data["merger"] = {"model": spec.merger}
+    if spec.merge_style is not None:
+        data["merge_style"] = spec.merge_style
+    if spec.merge_budget is not None:
+        data["budgets"] = {**data["budgets"], "merge": spec.merge_budget}
     if spec.kind == "dispatch":
         data["dispatch"] = True
         data["dispatcher"] = spec.dispatcher
@@ -290,7 +294,7 @@ def estimate(plan: Plan) -> list[Estimate]:
                         add(key, p.agents[k].model_name, _tok(analysis_prompt(q, p.lens_of(k), focus)), _budget(p, k, q))
                     if s.kind in ("orch", "dispatch") and p.merger is not None:
                         shown = [(f"Analyst {k + 1}", None, "") for k in range(n)]
-                        tin = _tok(merge_prompt(q, shown)) + sum(_budget(p, k, q) for k in range(n))
+                        tin = _tok(merge_prompt(q, shown, p.merge_style)) + sum(_budget(p, k, q) for k in range(n))
                         add(("merge", p.digest(), b.short, str(iid)), p.merger.model_name, tin, p.budgets.merge)
                 elif s.kind == "single":
                     k = s.slot or 0
