@@ -7,20 +7,25 @@ Systems, on the same items (paired):
   - qwen2.5-coder-1.5b alone with the same analysis prompt and budget (`orch_eval/single`):
     the pre-declared reference, the strongest local model;
   - the same-model variant `solvers/local-lenses.yaml` (the 1.5B as three lens agents, merged by
-    itself), on the first `--lenses-items` items of each benchmark, against the 1.5B alone.
+    itself), on the first `--lenses-items` items of each benchmark, against the 1.5B alone;
+  - the solve-merge variant `solvers/local-solve.yaml` (the local panel, its merger asked to work
+    the task out itself with an analysis-sized budget instead of judging in three sentences), on
+    the first `--solve-items` items, against the 1.5B alone and the judge-style ORCH run (the
+    same analyses: only the merges differ).
 Benchmarks: `inspect_evals/mmlu_0_shot` (its fixed seed-42 order; first N) and
 `inspect_evals/gsm8k` (dataset order; first N). Item ids are written to the result file.
 
     python benchmarks/bench_quality_local.py --mmlu 100 --gsm8k 100 --lenses-items 100
 
-`--lenses-only` runs (or reuses) just the 1.5B alone and the lenses variant, and rewrites only the
-`<benchmark>_lenses` entries: the way to record the lenses variant without the hour-long panel run.
+`--only lenses` (or `--lenses-only`) / `--only solve` runs (or reuses) just the 1.5B alone and that
+variant, and rewrites only the `<benchmark>_<variant>` entries: the way to record a variant without
+the hour-long panel run.
 
 Runs through Inspect's eval_set in `--log-dir` (default logs/bench-quality-local): rerunning
 resumes where it stopped, and Inspect's cache makes finished calls free. Writes
 benchmarks/results/quality_local.json (the benchmarks run this time replace their entries; the
 others are kept, each with the command and date that produced it) and one report per comparison,
-quality_local_<benchmark>[_lenses].{json,md}.
+quality_local_<benchmark>[_<variant>].{json,md}.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 REFERENCE_MODEL = "gguf/qwen2.5-coder-1.5b-instruct"
+VARIANTS = {"lenses": "local-lenses", "solve": "local-solve"}
+"""Variant name -> panel preset; results under ``<benchmark>_<variant>``."""
 
 
 def _run(tasks: list[str], solver, limit: int, log_dir: Path, **kw) -> list:  # type: ignore[no-untyped-def]
@@ -120,11 +127,17 @@ def main() -> None:
     ap.add_argument("--mmlu", type=int, default=100)
     ap.add_argument("--gsm8k", type=int, default=100)
     ap.add_argument("--lenses-items", type=int, default=100, help="items of the lenses variant per benchmark")
-    ap.add_argument("--lenses-only", action="store_true",
-                    help="skip the ORCH panel run: only the 1.5B alone and the lenses variant (entries <benchmark>_lenses)")
+    ap.add_argument("--solve-items", type=int, default=100, help="items of the solve-merge variant per benchmark")
+    ap.add_argument("--only", choices=sorted(VARIANTS),
+                    help="skip the ORCH panel run: only the 1.5B alone and this variant (entries <benchmark>_<variant>)")
+    ap.add_argument("--lenses-only", action="store_true", help="the same as --only lenses")
     ap.add_argument("--log-dir", default=str(ROOT / "logs" / "bench-quality-local"))
     ap.add_argument("--output", default=str(HERE / "results" / "quality_local"))
     args = ap.parse_args()
+    if args.lenses_only:
+        args.only = "lenses"
+    if args.only and getattr(args, f"{args.only}_items") <= 0:
+        raise SystemExit(f"--only {args.only} needs --{args.only}-items > 0")
 
     from orch_eval.core.panel import load_panel
     from orch_eval.inspect.solvers import orch, single
@@ -143,9 +156,7 @@ def main() -> None:
     for bench, task, n in (("mmlu", "inspect_evals/mmlu_0_shot", args.mmlu), ("gsm8k", "inspect_evals/gsm8k", args.gsm8k)):
         if n <= 0:
             continue
-        if args.lenses_only and args.lenses_items <= 0:
-            raise SystemExit("--lenses-only needs --lenses-items > 0")
-        orch_log = None if args.lenses_only else _run([task], orch(panel="local"), n, root / bench / "orch")[0]
+        orch_log = None if args.only else _run([task], orch(panel="local"), n, root / bench / "orch")[0]
         if orch_log is not None:
             timings[f"{bench}_orch_s"] = _eval_seconds(orch_log)
         ref_log = _run(
@@ -156,16 +167,23 @@ def main() -> None:
         )[0]
         timings[f"{bench}_single_s"] = _eval_seconds(ref_log)
         ran[bench] = _ran_since(ref_log, started) or (orch_log is not None and _ran_since(orch_log, started))
-        if args.lenses_items > 0:
-            lens_log = _run([task], orch(panel="local-lenses"), min(n, args.lenses_items), root / bench / "lenses")[0]
-            timings[f"{bench}_lenses_s"] = _eval_seconds(lens_log)
-            ran[f"{bench}_lenses"] = _ran_since(lens_log, started)
-            # the lenses run may cover the first items only: compared on the intersection
-            results[f"{bench}_lenses"] = _compare(
-                [lens_log.location, ref_log.location], "single", out.parent / f"{out.name}_{bench}_lenses", intersect=True
-            )
-            results[f"{bench}_lenses"]["seconds_per_item_wall"] = timings[f"{bench}_lenses_s"] / min(n, args.lenses_items)
-            results[f"{bench}_lenses"]["single_seconds_per_item_wall"] = timings[f"{bench}_single_s"] / n
+        for variant, preset in VARIANTS.items():
+            items = min(n, getattr(args, f"{variant}_items"))
+            if items <= 0 or args.only not in (None, variant):
+                continue
+            key = f"{bench}_{variant}"
+            var_log = _run([task], orch(panel=preset), items, root / bench / variant)[0]
+            timings[f"{key}_s"] = _eval_seconds(var_log)
+            ran[key] = _ran_since(var_log, started)
+            logs, extra = [var_log.location, ref_log.location], ()
+            if variant == "solve" and orch_log is not None:
+                # judge vs solve merges of the same analyses (the agents and majority are in <bench>)
+                logs.append(orch_log.location)
+                extra = ("--systems", f"orch/{preset},orch/local,single/{REFERENCE_MODEL}")
+            # a variant run may cover the first items only: compared on the intersection
+            results[key] = _compare(logs, "single", out.parent / f"{out.name}_{key}", intersect=True, extra=extra)
+            results[key]["seconds_per_item_wall"] = timings[f"{key}_s"] / items
+            results[key]["single_seconds_per_item_wall"] = timings[f"{bench}_single_s"] / n
         if orch_log is None:
             continue
         logs = [orch_log.location, ref_log.location]
@@ -191,9 +209,9 @@ def main() -> None:
     summary = json.loads(path.read_text()) if path.is_file() else {}
     if "runs" not in summary:  # older single-run layout: start afresh
         summary = {"benchmark": "quality_local", "runs": {}, "results": {}}
-    digests = {"local": local.digest(), "local-lenses": load_panel("local-lenses").digest()}
+    digests = {name: load_panel(name).digest() for name in ("local", *VARIANTS.values())}
     for key, value in results.items():
-        panel = "local-lenses" if key.endswith("_lenses") else "local"
+        panel = VARIANTS.get(key.partition("_")[2], "local")
         this = _keep_peak({**run, "panel": panel, "panel_digest": digests[panel]},
                           summary["runs"].get(key) or {}, ran.get(key, True))
         value["run"] = this
