@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from orch_eval.core.errors import OrchConfigError
+from orch_eval.core.prompts import MergeStyle
 from orch_eval.core.yamlio import read_yaml
 
 BENCHMARKS: dict[str, dict[str, Any]] = {
@@ -146,7 +147,7 @@ class SystemSpec(BaseModel):
     min_analyses: int | None = Field(default=None, ge=0)
     merger: str | None = None
     """Another merger model (ablation)."""
-    merge_style: Literal["judge", "solve"] | None = None
+    merge_style: MergeStyle | None = None
     """How the merger answers (ablation; the panel's ``merge_style``): ``judge`` or ``solve``."""
     merge_budget: int | None = Field(default=None, gt=0)
     """The merger's token budget (the panel's ``budgets.merge``); ``solve`` needs an analysis-sized one."""
