@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -59,6 +59,12 @@ class AgentRecord(BaseModel):
     correct: bool | None = None
     focus: str | None = None
     """The dispatcher's sub-question this analysis focused on (``dispatch: true``), if any."""
+    sample: int | None = None
+    """Self-consistency / Self-MoA: the sample's index (0-based; its seed is the panel seed + index)."""
+    round: int = 1
+    """MoA layer / debate round of this analysis (1: the panel's own analyses, shared with ORCH)."""
+    calls: int = 1
+    """Model calls this record took: 1, or 2 with the answer-completion step (0 when not consulted)."""
 
 
 class MergeRecord(BaseModel):
@@ -74,6 +80,8 @@ class MergeRecord(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     latency: float = 0.0
     cost: float = 0.0
+    calls: int = 1
+    """Model calls this merge took: 1, or 2 with the answer-completion step."""
 
 
 class DispatchRecord(BaseModel):
@@ -119,11 +127,41 @@ class Decision(BaseModel):
     """Router scores, chosen slots and state version when a router was used."""
     dispatch: DispatchRecord | None = None
     """The dispatcher's sub-questions when the panel decomposes (``dispatch: true``)."""
+    method: str = "orch"
+    """The system that decided: ``orch`` (also the ``single``, ``direct`` and ``majority_vote``
+    baselines, told apart by their agents and merge), ``self_consistency``, ``self_moa``, ``moa``
+    or ``debate`` (see :mod:`orch_eval.core.methods`)."""
+    method_params: dict[str, Any] | None = None
+    """The method's parameters (``k``, ``temperature``, ``layers``, ``rounds``, ``agent`` ...)."""
+    rounds: list[list[AgentRecord]] = Field(default_factory=list)
+    """MoA layers / debate rounds after the first (``agents`` holds the first), in order."""
     usage: Usage = Field(default_factory=Usage)
     cost: float = 0.0
+    calls: int = 0
+    """Model calls made for this item (answer-completion steps included; cache hits count as calls)."""
     notes: list[str] = Field(default_factory=list)
     """Human-readable notes about fallbacks and faults."""
 
     def agent_answers(self) -> list[str | None]:
         """Parsed answer of every agent, in panel order."""
         return [a.answer for a in self.agents]
+
+    def records(self) -> list[AgentRecord]:
+        """Every analysis of this item: the first round, then later layers / rounds."""
+        return [*self.agents, *(r for layer in self.rounds for r in layer)]
+
+    def system_label(self) -> str | None:
+        """The report name of the method that made this Decision (``sc5:<model>``,
+        ``self_moa5:<model>``, ``moa2/<panel>``, ``debate2/<panel>``), or None for ORCH and its
+        baselines (``single``, ``direct``, ``majority_vote``), which the loaders name."""
+        params = self.method_params or {}
+        panel = self.panel_name or self.panel_digest
+        if self.method in ("self_consistency", "self_moa"):
+            model = self.agents[0].model if self.agents else "?"
+            prefix = "sc" if self.method == "self_consistency" else "self_moa"
+            return f"{prefix}{params.get('k', len(self.agents))}:{model}"
+        if self.method == "moa":
+            return f"moa{params.get('layers', len(self.rounds) + 1)}/{panel}"
+        if self.method == "debate":
+            return f"debate{params.get('rounds', len(self.rounds) + 1)}/{panel}"
+        return None

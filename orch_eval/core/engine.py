@@ -29,7 +29,7 @@ from inspect_ai.model import (
 )
 
 from orch_eval.core.context import current_question
-from orch_eval.core.decision import AgentRecord, Decision, DispatchRecord, MergeRecord, Usage
+from orch_eval.core.decision import AgentRecord, DecidedBy, Decision, DispatchRecord, MergeRecord, Usage
 from orch_eval.core.panel import ModelSpec, Panel
 from orch_eval.core.parse import parse_answer, parse_subquestions
 from orch_eval.core.prompts import (
@@ -86,6 +86,18 @@ class CallResult:
     fault: str | None = None
     usage: Usage = field(default_factory=Usage)
     latency: float = 0.0
+    calls: int = 1
+    """Model calls made: the first, plus the answer-completion step when it ran."""
+
+
+@dataclass(frozen=True)
+class MergerCall:
+    """Who merges and where its calls are cached: the slot settings, the model (resolved on
+    first use) and the cache scope."""
+
+    spec: ModelSpec
+    model: Callable[[], Model | None]
+    cache: bool | CachePolicy
 
 
 def _usage(output: ModelOutput) -> Usage:
@@ -135,10 +147,14 @@ class Orchestrator:
             self._merger_model = self._resolve(self.panel.merger)
         return self._merger_model
 
-    def _config(self, spec: ModelSpec | None, max_tokens: int) -> GenerateConfig:
+    def _config(
+        self, spec: ModelSpec | None, max_tokens: int, temperature: float | None = None, seed: int | None = None
+    ) -> GenerateConfig:
+        """The call's settings: the panel's temperature and seed (or a method's own, e.g. a
+        self-consistency sample's), the slot's budget, then the slot's own ``config``."""
         cfg = GenerateConfig(
-            temperature=self.panel.temperature,
-            seed=self.panel.seed,
+            temperature=float(self.panel.temperature if temperature is None else temperature),
+            seed=self.panel.seed if seed is None else seed,
             max_tokens=spec.max_tokens if spec and spec.max_tokens else max_tokens,
         )
         if spec is not None and spec.config:
@@ -230,6 +246,7 @@ class Orchestrator:
         out2, error, _ = await self._generate(
             model, question, follow, config.merge(GenerateConfig(max_tokens=completion_tokens)), cache
         )
+        result.calls = 2
         if out2 is None:
             result.error, result.fault = f"completion step: {error}", "unparsable"
             return result
@@ -252,9 +269,22 @@ class Orchestrator:
     def _completion_budget(self) -> int | None:
         return self.panel.budgets.completion if self.panel.completion_step else None
 
-    async def analyse(self, question: Question, slot: int, focus: str | None = None) -> AgentRecord:
+    async def analyse(
+        self,
+        question: Question,
+        slot: int,
+        focus: str | None = None,
+        *,
+        temperature: float | None = None,
+        seed: int | None = None,
+        sample: int | None = None,
+    ) -> AgentRecord:
         """One agent's structured analysis of one question (focused on a dispatcher's
-        sub-question when ``focus`` is given)."""
+        sub-question when ``focus`` is given).
+
+        ``temperature`` / ``seed`` override the panel's for this call (a self-consistency
+        sample); the cache scope stays the slot's, so the entry differs only by those settings
+        and sample 0 at the panel's temperature is exactly the plain analysis."""
         spec = self.panel.agents[slot]
         lens = self.panel.lens_of(slot)
         model = self.agent_model(slot)
@@ -262,12 +292,30 @@ class Orchestrator:
             model,
             question,
             analysis_prompt(question, lens, focus),
-            self._config(spec, self._analysis_budget(question)),
+            self._config(spec, self._analysis_budget(question), temperature, seed),
             self.agent_cache(slot),
             self._completion_budget(),
         )
         rec = self._agent_record(question, slot, lens, r)
         rec.focus = focus
+        rec.sample = sample
+        return rec
+
+    async def reanalyse(self, question: Question, slot: int, prompt: str, role: str, round: int) -> AgentRecord:
+        """A later-round analysis by agent ``slot`` from a method's own ``prompt`` (a MoA layer
+        or a debate round that shows the previous round's analyses). Cached under the slot's
+        agent digest and ``role`` (e.g. ``moa2``); the prompt text holds what it read."""
+        spec = self.panel.agents[slot]
+        r = await self._call(
+            self.agent_model(slot),
+            question,
+            prompt,
+            self._config(spec, self._analysis_budget(question)),
+            self._cache({"orch_role": f"{role}_agent{slot}", "orch_agent": self.panel.agent_digest(slot)}),
+            self._completion_budget(),
+        )
+        rec = self._agent_record(question, slot, self.panel.lens_of(slot), r)
+        rec.round = round
         return rec
 
     async def dispatch(self, question: Question, slot: int, k: int) -> DispatchRecord:
@@ -313,11 +361,22 @@ class Orchestrator:
             latency=r.latency,
             cost=self.panel.cost(model_name, r.usage.input_tokens, r.usage.output_tokens),
             correct=question.is_correct(r.answer),
+            calls=r.calls,
         )
 
-    async def merge(self, question: Question, records: Sequence[AgentRecord]) -> MergeRecord:
-        """The merger reads the consulted analyses (panel order, anonymised) and answers."""
-        spec = self.panel.merger
+    async def merge(
+        self,
+        question: Question,
+        records: Sequence[AgentRecord],
+        spec: ModelSpec | None = None,
+        model: Model | None = None,
+        cache: bool | CachePolicy | None = None,
+    ) -> MergeRecord:
+        """The merger reads the consulted analyses (panel order, anonymised) and answers.
+
+        ``spec`` / ``model`` / ``cache`` default to the panel's merger and its merge scope; a
+        method that merges something else (Self-MoA's samples, MoA's last layer) passes its own."""
+        spec = spec if spec is not None else self.panel.merger
         assert spec is not None
         shown = [
             (
@@ -328,11 +387,11 @@ class Orchestrator:
             for i, rec in enumerate(records)
         ]
         r = await self._call(
-            self.merger_model(),  # type: ignore[arg-type]
+            model if model is not None else self.merger_model(),  # type: ignore[arg-type]
             question,
             merge_prompt(question, shown, self.panel.merge_style),
             self._config(spec, self.panel.budgets.merge),
-            self.merge_cache(),
+            self.merge_cache() if cache is None else cache,
             self._completion_budget(),
             parse_text=strip_quoted,
         )
@@ -347,6 +406,7 @@ class Orchestrator:
             usage=r.usage,
             latency=r.latency,
             cost=self.panel.cost(spec.model_name, r.usage.input_tokens, r.usage.output_tokens),
+            calls=r.calls,
         )
 
     def _dispatcher_slot(self, chosen: Sequence[int], top: int | None) -> int:
@@ -358,86 +418,151 @@ class Orchestrator:
         return chosen[0]
 
     async def decide(
-        self, question: Question, consult: Sequence[int] | None = None, top: int | None = None
+        self, question: Question, consult: Sequence[int] | None = None, top: int | None = None,
+        analyses: Sequence[AgentRecord] | None = None,
     ) -> Decision:
         """Decide one item. ``consult`` limits which agent slots are asked (router); others are
         recorded as not consulted. ``top`` is the router's best-ranked consulted agent (the
-        dispatcher when the panel dispatches)."""
+        dispatcher when the panel dispatches). ``analyses``: analyses already made for this item
+        (one per slot, e.g. by the router's shadow mode); the consulted ones are used instead of
+        asking the agents again."""
         n = len(self.panel.agents)
         chosen = sorted(set(consult)) if consult is not None else list(range(n))
         dispatch_rec: DispatchRecord | None = None
         focus: dict[int, str | None] = {}
-        if self.panel.dispatch and chosen:
-            dispatch_rec = await self.dispatch(question, self._dispatcher_slot(chosen, top), len(chosen))
-            focus = dict(zip(chosen, dispatch_rec.subquestions))
-        analysed = await gather(  # type: ignore[misc]
-            [lambda s=s: self.analyse(question, s, focus.get(s)) for s in chosen]
-        )
+        if analyses is not None:
+            if self.panel.dispatch:
+                raise ValueError("decide(analyses=...) does not combine with a dispatching panel")
+            made = {rec.slot: rec for rec in analyses}
+            missing = [s for s in chosen if s not in made]
+            if missing:
+                raise ValueError(f"decide(analyses=...): no analysis given for consulted slots {missing}")
+            analysed = [made[s] for s in chosen]
+        else:
+            if self.panel.dispatch and chosen:
+                dispatch_rec = await self.dispatch(question, self._dispatcher_slot(chosen, top), len(chosen))
+                focus = dict(zip(chosen, dispatch_rec.subquestions))
+            analysed = await gather(  # type: ignore[misc]
+                [lambda s=s: self.analyse(question, s, focus.get(s)) for s in chosen]
+            )
         by_slot = {rec.slot: rec for rec in analysed}
         agents = [
             by_slot.get(s)
-            or AgentRecord(slot=s, model=self.panel.agents[s].model_name, lens=self.panel.lens_of(s), consulted=False)
+            or AgentRecord(
+                slot=s, model=self.panel.agents[s].model_name, lens=self.panel.lens_of(s), consulted=False, calls=0
+            )
             for s in range(n)
         ]
         answers = [rec.answer for rec in analysed]
         majority = majority_vote(answers)
+        final, decided_by, merge_rec, notes = await self.conclude(
+            question, analysed, [answers], self.panel_merger(), single=n == 1
+        )
+        if dispatch_rec is not None and dispatch_rec.fallback != "none":
+            missing_q = sum(q is None for q in dispatch_rec.subquestions)
+            notes.append(
+                f"dispatcher (agent {dispatch_rec.slot}) gave {len(chosen) - missing_q} of {len(chosen)} sub-questions"
+                f" ({dispatch_rec.fault or 'too few'}): {missing_q} analysts wrote their ordinary analysis"
+            )
+        return self.make_decision(
+            question,
+            final,
+            decided_by,
+            agents,
+            majority,
+            merge=merge_rec,
+            notes=notes,
+            dispatch=dispatch_rec,
+        )
+
+    # ---- the fixed chain after the analyses ------------------------------------------------
+
+    def panel_merger(self) -> "MergerCall | None":
+        """The panel's merger with its merge cache scope (None: the panel has no merger)."""
+        if self.panel.merger is None:
+            return None
+        return MergerCall(self.panel.merger, self.merger_model, self.merge_cache())
+
+    async def conclude(
+        self,
+        question: Question,
+        shown: Sequence[AgentRecord],
+        votes: Sequence[Sequence[str | None]],
+        merger: "MergerCall | None",
+        single: bool = False,
+    ) -> tuple[str | None, DecidedBy, MergeRecord | None, list[str]]:
+        """The fixed chain after the analyses: the merger reads ``shown`` (when there is a merger
+        and at least ``min_analyses`` of them parsed; its answer-completion step is part of the
+        merge call) → the majority of the first list in ``votes`` that has a parsed answer (ties:
+        the answer given first) → abstain. Returns (final, decided_by, merge record, notes)."""
         notes: list[str] = []
         merge_rec: MergeRecord | None = None
-        final: str | None = None
-        decided_by: str
-
-        parsed = sum(a is not None for a in answers)
-        if self.panel.merger is not None and parsed >= self.panel.min_analyses and analysed:
-            merge_rec = await self.merge(question, analysed)
+        parsed = sum(r.answer is not None for r in shown)
+        if merger is not None and parsed >= self.panel.min_analyses and shown:
+            merge_rec = await self.merge(question, shown, merger.spec, merger.model(), merger.cache)
             if merge_rec.answer is not None:
-                final = merge_rec.answer
-                decided_by = "merger_completion" if merge_rec.completion_used else "merger"
-            else:
-                notes.append(f"merger gave no answer ({merge_rec.fault}): fallback chain")
-        elif self.panel.merger is not None:
-            notes.append(
-                f"only {parsed} parsed analyses (< min_analyses={self.panel.min_analyses}): merger skipped"
-            )
-        if final is None:
-            if majority is not None:
-                final = majority
-                decided_by = "single" if n == 1 and self.panel.merger is None else "majority"
-            else:
-                decided_by = "abstain"
-                notes.append("no agent produced a parsable answer: abstain")
+                return merge_rec.answer, ("merger_completion" if merge_rec.completion_used else "merger"), merge_rec, notes
+            notes.append(f"merger gave no answer ({merge_rec.fault}): fallback chain")
+        elif merger is not None:
+            notes.append(f"only {parsed} parsed analyses (< min_analyses={self.panel.min_analyses}): merger skipped")
+        for depth, answers in enumerate(votes):
+            vote = majority_vote(answers)
+            if vote is not None:
+                if depth > 0:
+                    notes.append(f"no parsed answer in the last round: the majority of round {len(votes) - depth}")
+                return vote, ("single" if single and merger is None else "majority"), merge_rec, notes
+        notes.append("no agent produced a parsable answer: abstain")
+        return None, "abstain", merge_rec, notes
 
-        usage = sum((rec.usage for rec in analysed), Usage())
-        cost = sum(rec.cost for rec in analysed)
-        for extra in (merge_rec, dispatch_rec):
-            if extra is not None:
-                usage = usage + extra.usage
-                cost += extra.cost
-        if dispatch_rec is not None and dispatch_rec.fallback != "none":
-            missing = sum(q is None for q in dispatch_rec.subquestions)
-            notes.append(
-                f"dispatcher (agent {dispatch_rec.slot}) gave {len(chosen) - missing} of {len(chosen)} sub-questions"
-                f" ({dispatch_rec.fault or 'too few'}): {missing} analysts wrote their ordinary analysis"
-            )
-        correct = question.is_correct(final)
-        oracle = None if question.gold is None else any(bool(rec.correct) for rec in analysed)
+    def make_decision(
+        self,
+        question: Question,
+        final: str | None,
+        decided_by: DecidedBy,
+        agents: Sequence[AgentRecord],
+        majority: str | None,
+        *,
+        merge: MergeRecord | None = None,
+        rounds: Sequence[Sequence[AgentRecord]] = (),
+        notes: Sequence[str] = (),
+        dispatch: DispatchRecord | None = None,
+        method: str = "orch",
+        method_params: dict[str, Any] | None = None,
+    ) -> Decision:
+        """One item's Decision with its totals (usage, cost, calls over every record) and the
+        oracle (any first-round consulted analysis right)."""
+        records = [a for a in agents if a.consulted] + [r for layer in rounds for r in layer]
+        extras = [x for x in (merge, dispatch) if x is not None]
+        usage = sum((r.usage for r in records), Usage())
+        cost = sum(r.cost for r in records)
+        calls = sum(r.calls for r in records)
+        for x in extras:
+            usage = usage + x.usage
+            cost += x.cost
+            calls += getattr(x, "calls", 1)
+        first = [a for a in agents if a.consulted]
         return Decision(
             question_id=question.id,
             kind=question.kind.value,
             final=final,
-            decided_by=decided_by,  # type: ignore[arg-type]
-            agents=agents,
+            decided_by=decided_by,
+            agents=list(agents),
             majority=majority,
-            merge=merge_rec,
+            merge=merge,
             gold=question.gold,
-            correct=correct,
-            oracle=oracle,
+            correct=question.is_correct(final),
+            oracle=None if question.gold is None else any(bool(rec.correct) for rec in first),
             majority_correct=question.is_correct(majority),
             panel_digest=self.digest,
             panel_name=self.panel.name,
             usage=usage,
             cost=cost,
-            notes=notes,
-            dispatch=dispatch_rec,
+            calls=calls,
+            notes=list(notes),
+            dispatch=dispatch,
+            method=method,
+            method_params=method_params,
+            rounds=[list(layer) for layer in rounds],
         )
 
     async def single(self, question: Question, slot: int = 0, direct: bool = False) -> Decision:
@@ -445,21 +570,8 @@ class Orchestrator:
         ``direct``, its letter-only answer. The analysis shares the slot's cache scope with
         :meth:`decide`, so it equals that agent's record inside an ORCH run."""
         rec = await (self.direct(question, slot) if direct else self.analyse(question, slot))
-        return Decision(
-            question_id=question.id,
-            kind=question.kind.value,
-            final=rec.answer,
-            decided_by="single" if rec.answer is not None else "abstain",
-            agents=[rec],
-            majority=rec.answer,
-            gold=question.gold,
-            correct=question.is_correct(rec.answer),
-            oracle=rec.correct,
-            majority_correct=rec.correct,
-            panel_digest=self.digest,
-            panel_name=self.panel.name,
-            usage=rec.usage,
-            cost=rec.cost,
+        return self.make_decision(
+            question, rec.answer, "single" if rec.answer is not None else "abstain", [rec], rec.answer
         )
 
     async def direct(self, question: Question, slot: int = 0) -> AgentRecord:

@@ -14,7 +14,6 @@ Inspect version), the live logger's ``eval.dataset.sample_ids`` is used.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import importlib
 import json
@@ -25,7 +24,7 @@ from typing import Any
 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from orch_eval.core.decision import AgentRecord, Decision
+from orch_eval.core.decision import Decision
 from orch_eval.core.engine import Orchestrator, gather
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.panel import Panel
@@ -254,18 +253,6 @@ def build_run(panel: Panel, panel_digest: str, task: str, ids: Sequence[str], ep
 # ---- deciding one item ------------------------------------------------------------------------
 
 
-def _replaying(engine: Orchestrator, records: Sequence[AgentRecord]) -> Orchestrator:
-    """A per-item copy of the engine whose ``analyse`` returns analyses already made."""
-    sub = copy.copy(engine)
-    by_slot = {r.slot: r for r in records}
-
-    async def analyse(question: Question, slot: int, focus: str | None = None) -> AgentRecord:
-        return by_slot[slot]  # shadow mode never dispatches (refused by the panel schema)
-
-    sub.analyse = analyse  # type: ignore[method-assign]
-    return sub
-
-
 async def decide_routed(engine: Orchestrator, question: Question, state: TaskState, routing: Routing) -> Decision:
     """Decide one item with the panel's router (or without, when the panel has none)."""
     cfg = engine.panel.router
@@ -285,7 +272,7 @@ async def decide_routed(engine: Orchestrator, question: Question, state: TaskSta
         if cfg.shadow:
             n = len(engine.panel.agents)
             records = await gather([lambda s=s: engine.analyse(question, s) for s in range(n)])  # type: ignore[misc]
-            decision = await _replaying(engine, records).decide(question, consult=route.consult)
+            decision = await engine.decide(question, consult=route.consult, analyses=records)
             feedback = feedback_from_records(records, cfg, index, sid, state.epoch, question.domain)
             shadow_info = {
                 "answers": [r.answer for r in records],
