@@ -7,7 +7,7 @@ Heavy dependencies (llama runtime, statsmodels, lm-eval) are imported inside fun
 # ruff: noqa: F401
 from orch_eval.inspect.hooks import FaultSummaryHook
 from orch_eval.inspect.provider import orch_provider
-from orch_eval.inspect.solvers import direct, majority_vote, orch, single
+from orch_eval.inspect.solvers import debate, direct, majority_vote, moa, orch, self_consistency, self_moa, single
 from orch_eval.models.fake import orchfake
 
 try:  # the local GGUF provider (its runtime is an optional extra, imported lazily)

@@ -15,21 +15,24 @@ def uniform(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def gold_agent_letter(stem: str, gold: str, n_options: int, p: float, seed: str) -> str:
-    """Letter given by orchfake/gold:p=P:seed=S on a choice question."""
+def gold_agent_letter(stem: str, gold: str, n_options: int, p: float, seed: str, sample: int | None = None) -> str:
+    """Letter given by orchfake/gold:p=P:seed=S on a choice question (``sample``: the call's seed
+    when it samples at temperature > 0)."""
     letters = "ABCDEFGHIJ"[:n_options]
-    if uniform(seed, "correct", stem) < p:
+    key = (stem,) if sample is None else (stem, f"sample{sample}")
+    if uniform(seed, "correct", *key) < p:
         return gold
     wrong = [x for x in letters if x != gold]
-    return wrong[min(int(uniform(seed, "wrong", stem) * len(wrong)), len(wrong) - 1)]
+    return wrong[min(int(uniform(seed, "wrong", *key) * len(wrong)), len(wrong) - 1)]
 
 
-def gold_agent_number(stem: str, gold: str, p: float, seed: str) -> str:
+def gold_agent_number(stem: str, gold: str, p: float, seed: str, sample: int | None = None) -> str:
     """Number given by orchfake/gold on a numeric question (integer golds)."""
     g = int(gold.replace(",", ""))
-    if uniform(seed, "correct", stem) < p:
+    key = (stem,) if sample is None else (stem, f"sample{sample}")
+    if uniform(seed, "correct", *key) < p:
         return str(g)
-    return str(g + 1 + min(int(uniform(seed, "wrong", stem) * 5), 4))
+    return str(g + 1 + min(int(uniform(seed, "wrong", *key) * 5), 4))
 
 
 def vote(answers: list[str]) -> str:

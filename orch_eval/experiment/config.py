@@ -25,7 +25,9 @@ BENCHMARKS: dict[str, dict[str, Any]] = {
 """Benchmarks the runner knows: the unchanged inspect_evals tasks. (mmlu_pro stores its
 category in the ``subject`` metadata field.)"""
 
-SYSTEM_KINDS = ("orch", "dispatch", "single", "majority", "direct")
+SYSTEM_KINDS = ("orch", "dispatch", "single", "majority", "direct", "self_consistency", "self_moa", "moa", "debate")
+METHOD_KINDS = ("self_consistency", "self_moa", "moa", "debate")
+"""The methods beside ORCH (orch_eval.core.methods)."""
 SHORTHANDS: dict[str, dict[str, Any]] = {
     "orch": {"kind": "orch"},
     "orch+router": {"kind": "orch", "name": "orch+router", "router": "on"},
@@ -34,6 +36,11 @@ SHORTHANDS: dict[str, dict[str, Any]] = {
     "majority": {"kind": "majority"},
     "vote": {"kind": "majority"},
     "direct": {"kind": "direct"},
+    "self_consistency": {"kind": "self_consistency"},
+    "sc": {"kind": "self_consistency"},
+    "self_moa": {"kind": "self_moa"},
+    "moa": {"kind": "moa"},
+    "debate": {"kind": "debate"},
 }
 
 
@@ -135,18 +142,30 @@ class SystemSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["orch", "single", "majority", "direct", "dispatch"]
+    kind: Literal["orch", "single", "majority", "direct", "dispatch", "self_consistency", "self_moa", "moa", "debate"]
     name: str | None = None
-    """Name in the report (default: orch, majority, single:<agent label>, direct:<agent label>)."""
+    """Name in the report (default: orch, majority, single:<agent label>, direct:<agent label>,
+    sc<k>:<agent label>, self_moa<k>:<agent label>, moa<layers>, debate<rounds>)."""
     agent: int | None = Field(default=None, ge=0)
-    """single/direct: one agent slot (default: one system per agent)."""
+    """single/direct/self_consistency/self_moa: one agent slot (default: one system per agent)."""
+    k: int | None = Field(default=None, ge=1)
+    """self_consistency/self_moa: samples per item (default 5)."""
+    temperature: float | None = Field(default=None, ge=0)
+    """self_consistency/self_moa: sampling temperature (default 0.7)."""
+    layers: int | None = Field(default=None, ge=1)
+    """moa: agent layers (default 2)."""
+    rounds: int | None = Field(default=None, ge=1)
+    """debate: rounds (default 2)."""
+    merge: bool | None = None
+    """debate: merge the last round with the panel's merger instead of voting (default false)."""
     agents: int | list[int] | None = None
     """Ablation: the first k agents of the panel (an int) or these slots (a list)."""
     lenses: Literal["none", "auto"] | None = None
     anonymise: bool | None = None
     min_analyses: int | None = Field(default=None, ge=0)
     merger: str | None = None
-    """Another merger model (ablation)."""
+    """orch/dispatch/moa: another merger model (ablation); self_moa: its merger (default the
+    sampled model itself; ``panel``: the panel's merger; or a model name)."""
     merge_style: MergeStyle | None = None
     """How the merger answers (ablation; the panel's ``merge_style``): ``judge`` or ``solve``."""
     merge_budget: int | None = Field(default=None, gt=0)
@@ -167,14 +186,27 @@ class SystemSpec(BaseModel):
         merged = ("orch", "dispatch")
         if self.kind not in merged and (self.router is not None or self.top_k is not None or self.router_state):
             raise ValueError("router settings only apply to kinds 'orch' and 'dispatch'")
-        merge_fields = (self.merger, self.anonymise, self.min_analyses, self.merge_style, self.merge_budget)
-        if self.kind not in merged and any(f is not None for f in merge_fields):
-            raise ValueError("merger/anonymise/min_analyses/merge_style/merge_budget only apply to kinds 'orch' and 'dispatch'")
+        merging = (*merged, "self_moa", "moa", "debate")
+        if self.kind not in merging and any(f is not None for f in (self.anonymise, self.min_analyses,
+                                                                     self.merge_style, self.merge_budget)):
+            raise ValueError("anonymise/min_analyses/merge_style/merge_budget only apply to kinds that merge "
+                             f"({', '.join(merging)})")
+        if self.merger is not None and self.kind not in (*merged, "self_moa", "moa", "debate"):
+            raise ValueError("'merger' only applies to kinds orch, dispatch, self_moa, moa and debate")
         if self.kind != "dispatch" and self.dispatcher is not None:
             raise ValueError("'dispatcher' only applies to kind 'dispatch'")
-        if self.kind in (*merged, "majority") and self.agent is not None:
-            raise ValueError("'agent' applies to single/direct; use 'agents' for a sub-panel")
+        if self.kind in (*merged, "majority", "moa", "debate") and self.agent is not None:
+            raise ValueError("'agent' applies to single/direct/self_consistency/self_moa; use 'agents' for a sub-panel")
+        own = {"self_consistency": ("k", "temperature"), "self_moa": ("k", "temperature"),
+               "moa": ("layers",), "debate": ("rounds", "merge")}.get(self.kind, ())
+        wrong = [f for f in ("k", "temperature", "layers", "rounds", "merge") if f not in own and getattr(self, f) is not None]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} do not apply to kind {self.kind!r}")
         return self
+
+    def method_params(self) -> dict[str, Any]:
+        """The method arguments this system sets (kinds of orch_eval.core.methods)."""
+        return {f: getattr(self, f) for f in ("k", "temperature", "layers", "rounds", "merge") if getattr(self, f) is not None}
 
 
 class ReportSpec(BaseModel):

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch_eval.core.errors import OrchConfigError
+from orch_eval.experiment.config import METHOD_KINDS
 from orch_eval.core.question import Question
 
 if TYPE_CHECKING:
@@ -185,9 +186,12 @@ def run(plan: "Plan", system: "SystemPlan", bench: "BenchmarkItems") -> str:
     directory.mkdir(parents=True, exist_ok=True)
     tracker = EvaluationTracker(output_path=str(directory))
     panel = system.panel.model_dump(mode="json")
+    model_args: dict[str, Any] = {"panel": panel, "progress": False}
+    if system.kind in METHOD_KINDS:
+        model_args.update(method=system.kind, **system.method_args())
     results = lm_eval.simple_evaluate(
         model="orch",
-        model_args={"panel": panel, "progress": False},
+        model_args=model_args,
         tasks=[bench.spec.task],
         samples={bench.spec.task: [int(i) for i in bench.ids]},
         log_samples=True,

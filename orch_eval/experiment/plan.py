@@ -9,10 +9,10 @@ from typing import Any
 
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.panel import Panel, load_panel, validate_panel
-from orch_eval.core.prompts import analysis_prompt, direct_prompt, dispatch_prompt, merge_prompt
+from orch_eval.core.prompts import analysis_prompt, direct_prompt, dispatch_prompt, merge_prompt, refine_prompt
 from orch_eval.core.question import AnswerKind, Question
 from orch_eval.core.router import coerce_router
-from orch_eval.experiment.config import Experiment, SystemSpec
+from orch_eval.experiment.config import METHOD_KINDS, Experiment, SystemSpec
 from orch_eval.experiment.items import BenchmarkItems, select
 from orch_eval.experiment.lm_eval_runs import unsupported as lm_eval_unsupported
 
@@ -22,10 +22,10 @@ class SystemPlan:
     """One system of the report."""
 
     name: str
-    kind: str  # orch | dispatch | single | majority | direct
+    kind: str  # orch | dispatch | single | majority | direct | self_consistency | self_moa | moa | debate
     panel: Panel
     slot: int | None = None
-    """single/direct: the agent slot."""
+    """single/direct/self_consistency/self_moa: the agent slot."""
     derived_from: str | None = None
     """Name of the ORCH system whose Decisions give this system (not run)."""
     spec: SystemSpec | None = None
@@ -34,9 +34,26 @@ class SystemPlan:
     def runs(self) -> bool:
         return self.derived_from is None
 
+    def method_args(self) -> dict[str, Any]:
+        """The method's arguments (kinds of orch_eval.core.methods): the file's, plus the slot."""
+        args = dict(self.spec.method_params()) if self.spec is not None else {}
+        if self.kind in ("self_consistency", "self_moa"):
+            args["agent"] = self.slot
+        if self.kind == "self_moa" and self.spec is not None and self.spec.merger is not None:
+            args["merger"] = self.spec.merger
+        return args
+
+    def method(self) -> Any:
+        """The validated method of a method kind (orch_eval.core.methods), checked against the panel."""
+        from orch_eval.core.methods import method_from_args
+
+        return method_from_args(self.kind, self.method_args(), self.panel)
+
     def solver(self) -> tuple[str, dict[str, Any]]:
         """Registered solver name and its arguments (the panel travels as a mapping)."""
         panel = self.panel.model_dump(mode="json", exclude_none=False)
+        if self.kind in METHOD_KINDS:
+            return self.kind, {"panel": panel, **self.method_args()}
         if self.kind in ("orch", "dispatch"):  # dispatch: an orch panel with dispatch: true
             return "orch", {"panel": panel}
         if self.kind == "majority":
@@ -111,7 +128,7 @@ def _sub_panel(base: Panel, spec: SystemSpec, where: str) -> Panel:
         data["anonymise"] = spec.anonymise
     if spec.min_analyses is not None:
         data["min_analyses"] = spec.min_analyses
-    if spec.merger is not None:
+    if spec.merger is not None and spec.kind != "self_moa":  # self_moa's merger is the method's own
         data["merger"] = {"model": spec.merger}
     if spec.merge_style is not None:
         data["merge_style"] = spec.merge_style
@@ -120,8 +137,10 @@ def _sub_panel(base: Panel, spec: SystemSpec, where: str) -> Panel:
     if spec.kind == "dispatch":
         data["dispatch"] = True
         data["dispatcher"] = spec.dispatcher
-    elif spec.kind != "orch":  # single, direct and majority never decompose
+    elif spec.kind != "orch":  # single, direct, majority and the methods never decompose
         data["dispatch"], data["dispatcher"] = False, None
+    if spec.kind in METHOD_KINDS:  # every agent answers: no router
+        data["router"] = None
     if spec.kind in ("orch", "dispatch") and (spec.router is not None or spec.top_k is not None or spec.router_state):
         try:
             cfg = coerce_router(spec.router) if spec.router is not None else (base.router or coerce_router("on"))
@@ -145,17 +164,25 @@ def expand_systems(exp: Experiment, panel: Panel) -> list[SystemPlan]:
     for i, spec in enumerate(exp.systems):
         where = f"{exp.source or 'experiment'}: systems.{i}"
         sub = _sub_panel(panel, spec, where)
-        if spec.kind in ("single", "direct"):
+        if spec.kind in ("single", "direct", "self_consistency", "self_moa"):
             slots = [spec.agent] if spec.agent is not None else list(range(len(sub.agents)))
             for s in slots:
                 if s >= len(sub.agents):
                     raise OrchConfigError(f"{where}: agent={s} is out of range (the panel has {len(sub.agents)} agents)")
-                default = f"{spec.kind}:{sub.agents[s].label}"
+                prefix = {"self_consistency": f"sc{spec.k or 5}", "self_moa": f"self_moa{spec.k or 5}"}.get(spec.kind, spec.kind)
+                default = f"{prefix}:{sub.agents[s].label}"
                 name = spec.name if spec.name and len(slots) == 1 else (f"{spec.name}:{sub.agents[s].label}" if spec.name else default)
                 out.append(SystemPlan(name, spec.kind, sub, slot=s, spec=spec))
         else:
-            name = spec.name or spec.kind  # orch, dispatch or majority
+            default = {"moa": f"moa{spec.layers or 2}", "debate": f"debate{spec.rounds or 2}"}.get(spec.kind, spec.kind)
+            name = spec.name or default  # orch, dispatch, majority, moa<layers>, debate<rounds>
             out.append(SystemPlan(name, spec.kind, sub, spec=spec))
+    for s in out:  # a method that does not fit its panel fails here, before any call
+        if s.kind in METHOD_KINDS:
+            try:
+                s.method()
+            except OrchConfigError as ex:
+                raise OrchConfigError(f"{exp.source or 'experiment'}: system {s.name}: {ex}") from None
     names = [s.name for s in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -273,8 +300,51 @@ def estimate(plan: Plan) -> list[Estimate]:
                 e.per_model[model] = e.per_model.get(model, 0) + 1
 
             routed = p.router is not None and p.router.enabled
+            greedy = (float(p.temperature), p.seed)  # an analysis's settings enter its cache key
+
+            def analyses(q: Question, iid: Any) -> None:
+                """The panel's first-round analyses (ORCH's calls)."""
+                for k in range(len(p.agents)):
+                    add(("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy), p.agents[k].model_name,
+                        _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
+
+            def rounds(q: Question, iid: Any, role: str, count: int) -> None:
+                """MoA layers / debate rounds 2..count: each prompt holds the previous round."""
+                n = len(p.agents)
+                agents = tuple(p.agent_digest(k) for k in range(n))
+                shown = [(f"Analyst {k + 1}", None, "") for k in range(n)]
+                for j in range(2, count + 1):
+                    for k in range(n):
+                        tin = _tok(refine_prompt(q, shown, p.lens_of(k))) + sum(_budget(p, m, q) for m in range(n))
+                        add((role, j, k, agents, b.short, str(iid)), p.agents[k].model_name, tin, _budget(p, k, q))
+
+            def merge(q: Question, iid: Any, key: tuple[Any, ...], model: str, analyses_shown: int, budget: int) -> None:
+                shown = [(f"Analyst {k + 1}", None, "") for k in range(analyses_shown)]
+                tin = _tok(merge_prompt(q, shown, p.merge_style)) + analyses_shown * budget
+                add((*key, b.short, str(iid)), model, tin, p.budgets.merge)
+
             for iid in b.ids:
                 q = b.questions[str(iid)]
+                if s.kind in METHOD_KINDS:
+                    m = s.method()
+                    if s.kind in ("self_consistency", "self_moa"):
+                        slot = m.agent
+                        for i in range(m.k):
+                            add(("analysis", slot, p.agent_digest(slot), b.short, str(iid), float(m.temperature), p.seed + i),
+                                p.agents[slot].model_name, _tok(analysis_prompt(q, p.lens_of(slot))), _budget(p, slot, q))
+                        if s.kind == "self_moa":
+                            spec = m.merger_call_spec(p)
+                            merge(q, iid, ("self_moa_merge", m.digest(p)), spec.model_name, m.k, _budget(p, slot, q))
+                    else:
+                        count = m.layers if s.kind == "moa" else m.rounds
+                        analyses(q, iid)
+                        rounds(q, iid, s.kind, count)
+                        n = len(p.agents)
+                        if s.kind == "moa" or m.merge:
+                            # one layer: the aggregator's prompt is ORCH's merge prompt (the same call)
+                            key = ("merge", p.digest()) if count == 1 else (f"{s.kind}_merge", p.digest(), count)
+                            merge(q, iid, key, p.merger.model_name, n, max(_budget(p, k, q) for k in range(n)))  # type: ignore[union-attr]
+                    continue
                 if s.kind in ("orch", "dispatch", "majority"):
                     n = len(p.agents)
                     if p.dispatch:
@@ -286,7 +356,7 @@ def estimate(plan: Plan) -> list[Estimate]:
                             _tok(dispatch_prompt(q, n)), p.budgets.dispatch)
                     # focused analyses depend on the dispatcher's sub-questions: their own entries
                     scope = ("analysis-focused", p.digest()) if p.dispatch else ("analysis",)
-                    keys = [(*scope, k, p.agent_digest(k), b.short, str(iid)) for k in range(n)]
+                    keys = [(*scope, k, p.agent_digest(k), b.short, str(iid), *greedy) for k in range(n)]
                     if routed and not all(key in seen for key in keys):
                         e.upper_bound = True  # which agents the router consults is decided at run time
                     for k, key in enumerate(keys):
@@ -298,7 +368,7 @@ def estimate(plan: Plan) -> list[Estimate]:
                         add(("merge", p.digest(), b.short, str(iid)), p.merger.model_name, tin, p.budgets.merge)
                 elif s.kind == "single":
                     k = s.slot or 0
-                    add(("analysis", k, p.agent_digest(k), b.short, str(iid)), p.agents[k].model_name,
+                    add(("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy), p.agents[k].model_name,
                         _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
                 else:
                     k = s.slot or 0

@@ -23,7 +23,7 @@ SUMMARY_KEY = "orch_fault_summary"
 MAX_REWRITE_SAMPLES = 50_000
 
 
-ORCH_SOLVERS = {"orch", "single", "majority_vote", "direct"}
+ORCH_SOLVERS = {"orch", "single", "majority_vote", "direct", "self_consistency", "self_moa", "moa", "debate"}
 
 
 def _is_orch_log(log) -> bool:  # type: ignore[no-untyped-def]

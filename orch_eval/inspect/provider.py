@@ -1,6 +1,7 @@
 """``orch/<label>``: ORCH as an Inspect model, so a task keeps its own solver chain.
 
-``inspect eval inspect_evals/mmlu_0_shot --model orch/local -M panel=solvers/local.yaml``:
+``inspect eval inspect_evals/mmlu_0_shot --model orch/local -M panel=solvers/local.yaml``
+(``-M method=self_consistency -M k=5`` ... runs a method of :mod:`orch_eval.core.methods` instead):
 the task renders its prompt (templates, few-shot system messages) and calls ``generate``;
 this provider hands the rendered conversation to the engine as the question, and returns a
 completion ending in ``ANSWER: X`` (or the number), which the task's own scorer reads.
@@ -37,14 +38,21 @@ class OrchModel(ModelAPI):
         agents: str | list[str] | None = None,
         merger: str | None = None,
         cache: bool | str = True,
+        method: str = "orch",
         **panel_fields: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
         from orch_eval.core.errors import OrchConfigError
+        from orch_eval.core.methods import method_from_args, split_method_args
         from orch_eval.inspect.solvers import setup_error
 
         try:
-            resolved = self._panel(model_name, panel, agents, merger, panel_fields)
+            # a method's own arguments (-M k=5 ...); -M merger / -M temperature are Self-MoA's merger
+            # and a self-consistency sample's temperature for those methods, panel fields otherwise
+            given = {**panel_fields, **({"merger": merger} if merger is not None else {})}
+            method_args, fields = split_method_args(str(method), given)
+            resolved = self._panel(model_name, panel, agents, fields.pop("merger", None), fields)
+            self.method = method_from_args(str(method), method_args, resolved)
         except OrchConfigError as ex:  # printed by the inspect CLI as one message, before any call
             raise setup_error(f"orch/{model_name}", ex) from None
         use_cache = cache if isinstance(cache, bool) else str(cache).lower() not in ("false", "0", "no")
@@ -99,7 +107,7 @@ class OrchModel(ModelAPI):
         text = "\n".join(m.text for m in input)
         fallback_id = hashlib.sha256(text.encode()).hexdigest()[:16]
         question = question_from_messages(input, fallback_id)
-        decision = await self.engine.decide(question)
+        decision = await self.method.decide(self.engine, question)
         output = ModelOutput.from_content(model=f"orch/{self.model_name}", content=render_answer(decision))
         output.metadata = {DECISION_KEY: decision.model_dump(mode="json")}
         _store_decision(decision.model_dump(mode="json"))

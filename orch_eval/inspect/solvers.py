@@ -1,4 +1,5 @@
-"""Inspect solvers: ``orch_eval/orch``, ``single``, ``majority_vote``, ``direct``.
+"""Inspect solvers: ``orch_eval/orch``, ``single``, ``majority_vote``, ``direct``, and the methods
+beside ORCH: ``self_consistency``, ``self_moa``, ``moa``, ``debate`` (:mod:`orch_eval.core.methods`).
 
 Each replaces a task's solver chain (``--solver``) and leaves the task's scorer untouched:
 multiple-choice answers are marked on ``state.choices`` (read by ``choice()``), numeric
@@ -95,13 +96,13 @@ def setup_error(where: str, ex: OrchConfigError) -> OrchSetupError:
 
 
 class _Lazy:
-    """Builds the Orchestrator at once (``eager``: the panel is given as an argument, so a bad one
+    """Builds the engine (an Orchestrator, or an Orchestrator and a method) at once (``eager``: the panel is given as an argument, so a bad one
     fails when the solver is built, before the eval starts) or on first use, inside the eval
     (model roles exist only there)."""
 
     def __init__(self, build: Any, eager: bool = False, where: str = "orch_eval") -> None:
         self._build = build
-        self._orch: Orchestrator | None = None
+        self._orch: Any = None
         if eager:
             try:
                 self._orch = build()
@@ -110,7 +111,7 @@ class _Lazy:
             except OrchConfigError as ex:
                 raise setup_error(where, ex) from None
 
-    def get(self) -> Orchestrator:
+    def get(self) -> Any:
         if self._orch is None:
             self._orch = self._build()
         return self._orch
@@ -192,6 +193,25 @@ def single(
     return _one_agent_solver("single", agent, panel, agents, model, _overrides(lenses, seed, panel_fields), cache)
 
 
+def _one_agent_panel(
+    name: str, agent: int, panel: str | None, agents: str | list[str] | None, model: str | None,
+    overrides: dict[str, Any], need_merger: bool = False,
+) -> Panel:
+    """The panel of a one-model system: ``model=`` (a one-agent panel), the panel's slot ``agent``
+    (preset, ``agents=`` or model roles), or the eval's ``--model``."""
+    if model is not None:
+        p = check_models(Panel.from_args([model], None, **overrides), source=f"model={model}")
+    elif panel is None and agents is None and "agents" not in model_roles():
+        from inspect_ai.model import get_model
+
+        p = validate_panel({"agents": [{"model": get_model()}], **overrides}, source="--model")
+    else:
+        p = resolve_panel(panel, agents, None, overrides, need_merger=need_merger)
+    if not 0 <= agent < len(p.agents):
+        raise OrchConfigError(f"{name}: agent={agent} is out of range (the panel has {len(p.agents)} agents)")
+    return p
+
+
 def _one_agent_solver(
     name: str,
     agent: int,
@@ -204,17 +224,7 @@ def _one_agent_solver(
     """The solve function of ``single`` and ``direct``: one slot of a panel, or one model."""
 
     def build() -> Orchestrator:
-        if model is not None:
-            p = check_models(Panel.from_args([model], None, **overrides), source=f"model={model}")
-        elif panel is None and agents is None and "agents" not in model_roles():
-            from inspect_ai.model import get_model
-
-            p = validate_panel({"agents": [{"model": get_model()}], **overrides}, source="--model")
-        else:
-            p = resolve_panel(panel, agents, None, overrides, need_merger=False)
-        if not 0 <= agent < len(p.agents):
-            raise OrchConfigError(f"{name}: agent={agent} is out of range (the panel has {len(p.agents)} agents)")
-        return Orchestrator(p, cache=cache)
+        return Orchestrator(_one_agent_panel(name, agent, panel, agents, model, overrides), cache=cache)
 
     lazy = _Lazy(build, eager=panel is not None or agents is not None or model is not None, where=f"orch_eval/{name}")
     slot = 0 if model is not None else agent
@@ -271,3 +281,127 @@ def direct(
     Not a fair comparison with ORCH (no room to reason): use ``single`` for that.
     """
     return _one_agent_solver("direct", agent, panel, agents, model, _overrides(None, seed, {}), cache)
+
+
+# ---- the methods beside ORCH ------------------------------------------------------------------
+
+
+def _method_solver(
+    name: str,
+    params: dict[str, Any],
+    panel: str | None,
+    agents: str | list[str] | None,
+    merger: str | None,
+    model: str | None,
+    overrides: dict[str, Any],
+    cache: bool,
+) -> Solver:
+    """A solver running one of :mod:`orch_eval.core.methods` on each sample. One-model methods
+    (``self_consistency``, ``self_moa``) take ``model=`` or a panel slot (``agent=``); panel
+    methods (``moa``, ``debate``) take a panel like ``orch``. Bad arguments fail before the eval."""
+    from orch_eval.core.methods import method_from_args
+
+    one_model = name in ("self_consistency", "self_moa")
+
+    def build() -> tuple[Orchestrator, Any]:
+        if one_model:
+            merger_needed = name == "self_moa" and params.get("merger") == "panel"
+            args = dict(params, agent=0) if model is not None else params
+            p = _one_agent_panel(name, int(args.get("agent") or 0), panel, agents, model, overrides, merger_needed)
+        else:
+            merger_needed = name == "moa" or str(params.get("merge", "")).lower() in ("true", "1", "yes", "on")
+            p = resolve_panel(panel, agents, merger, overrides, need_merger=merger_needed)
+            args = params
+        return Orchestrator(p, cache=cache), method_from_args(name, args, p)
+
+    eager = panel is not None or agents is not None or model is not None
+    if not eager:  # roles: the panel is built in the eval; check the method's own arguments now
+        try:
+            method_from_args(name, {k: v for k, v in params.items() if k != "agent"})
+        except OrchConfigError as ex:
+            raise setup_error(f"orch_eval/{name}", ex) from None
+    lazy = _Lazy(build, eager=eager, where=f"orch_eval/{name}")
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        engine, method = lazy.get()
+        decision = await method.decide(engine, question_from_state(state))
+        return apply_decision(state, decision, model=method.label(engine.panel))
+
+    return solve
+
+
+@solver
+def self_consistency(
+    agent: int = 0,
+    k: int = 5,
+    temperature: float = 0.7,
+    panel: str | None = None,
+    agents: str | list[str] | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    cache: bool = True,
+    **panel_fields: Any,
+) -> Solver:
+    """Self-consistency: agent ``agent`` (or ``model``) answers ``k`` times at ``temperature``
+    (sample ``i`` with seed ``seed + i``), with the analysis prompt and budget of ORCH's agents;
+    the majority of the parsed answers decides (ties: the earliest sample). ``k=1,
+    temperature=0`` is exactly ``orch_eval/single`` (the same cache entry)."""
+    params = {"agent": agent, "k": k, "temperature": temperature}
+    return _method_solver("self_consistency", params, panel, agents, None, model, _overrides(None, seed, panel_fields), cache)
+
+
+@solver
+def self_moa(
+    agent: int = 0,
+    k: int = 5,
+    temperature: float = 0.7,
+    merger: str | None = None,
+    panel: str | None = None,
+    agents: str | list[str] | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    cache: bool = True,
+    **panel_fields: Any,
+) -> Solver:
+    """Self-MoA: the ``k`` samples of ``self_consistency`` (the same calls and cache entries),
+    merged with ORCH's merge prompt and fallbacks by ``merger``: the same model (default),
+    ``panel`` (the panel's merger) or an Inspect model name."""
+    params = {"agent": agent, "k": k, "temperature": temperature, "merger": merger}
+    return _method_solver("self_moa", params, panel, agents, None, model, _overrides(None, seed, panel_fields), cache)
+
+
+@solver
+def moa(
+    layers: int = 2,
+    panel: str | None = None,
+    agents: str | list[str] | None = None,
+    merger: str | None = None,
+    lenses: str | None = None,
+    seed: int | None = None,
+    cache: bool = True,
+    **panel_fields: Any,
+) -> Solver:
+    """Mixture-of-Agents: layer 1 is the panel's analyses (ORCH's calls); each further layer's
+    agents read the previous layer (anonymised, panel order) and write new analyses; the panel's
+    merger aggregates the last layer. ``n·layers + 1`` calls per item."""
+    params = {"layers": layers}
+    return _method_solver("moa", params, panel, agents, merger, None, _overrides(lenses, seed, panel_fields), cache)
+
+
+@solver
+def debate(
+    rounds: int = 2,
+    merge: bool = False,
+    panel: str | None = None,
+    agents: str | list[str] | None = None,
+    merger: str | None = None,
+    lenses: str | None = None,
+    seed: int | None = None,
+    cache: bool = True,
+    **panel_fields: Any,
+) -> Solver:
+    """Multi-agent debate: round 1 is the panel's analyses (ORCH's calls); in each later round
+    every agent reads its own and the others' previous analyses and answers again; the majority
+    of the last round decides (ties: panel order), or the panel's merger with ``merge=true``."""
+    params = {"rounds": rounds, "merge": merge}
+    return _method_solver("debate", params, panel, agents, merger, None, _overrides(lenses, seed, panel_fields), cache)

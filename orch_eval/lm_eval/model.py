@@ -121,7 +121,8 @@ class OrchLM(LM):
     ``lenses``, ``min_analyses``...); ``max_concurrency`` (questions decided at once, default
     16); ``cache`` (Inspect's model-call cache for agent and merger calls, default true);
     ``decisions_dir`` (also write ``orch_decisions_<task>.jsonl`` there after every batch);
-    ``progress`` (tqdm bar, default true). ``batch_size``, ``device`` etc. are accepted and
+    ``progress`` (tqdm bar, default true); ``method`` (``orch``, default, or a method of
+    :mod:`orch_eval.core.methods` with its arguments: ``method=self_consistency,k=5,temperature=0.7``). ``batch_size``, ``device`` etc. are accepted and
     ignored.
     """
 
@@ -134,9 +135,16 @@ class OrchLM(LM):
         cache: Any = True,
         decisions_dir: str | None = None,
         progress: Any = True,
+        method: str = "orch",
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        from orch_eval.core.methods import method_from_args, split_method_args
+
+        # a method's own arguments (k=5 ...); merger / temperature are Self-MoA's merger and a
+        # self-consistency sample's temperature for those methods, panel fields otherwise
+        method_args, kwargs = split_method_args(str(method), {**kwargs, **({"merger": merger} if merger is not None else {})})
+        merger = kwargs.pop("merger", None)
         fields: dict[str, Any] = {}
         for key, value in kwargs.items():
             if key in Panel.model_fields:
@@ -146,8 +154,10 @@ class OrchLM(LM):
             else:
                 logger.warning("orch: ignoring unknown model arg %s=%r", key, value)
         self.panel = build_panel(panel, agents, merger, fields)
+        self.method = method_from_args(str(method), method_args, self.panel)
         self.engine = Orchestrator(self.panel, cache=_as_bool(cache))
-        self.digest = self.engine.digest
+        self.digest = self.method.digest(self.panel)
+        """Panel digest (ORCH) or panel + method digest: keys lm-eval's response cache."""
         self.max_concurrency = max(1, int(max_concurrency))
         self.decisions_dir = Path(decisions_dir) if decisions_dir else None
         self.progress = _as_bool(progress)
@@ -186,9 +196,12 @@ class OrchLM(LM):
     def get_model_info(self) -> dict[str, Any]:
         """Goes into the results' ``config``: which panel produced these numbers."""
         return {
-            "orch_panel_digest": self.digest,
+            "orch_panel_digest": self.engine.digest,
+            "orch_system_digest": self.digest,
             "orch_panel_name": self.panel.name,
             "orch_panel": json.loads(json.dumps(self.panel.describe(), default=str)),
+            "orch_method": self.method.method,
+            "orch_method_params": self.method.params(),
         }
 
     def set_cache_hook(self, cache_hook: Any) -> None:
@@ -235,7 +248,7 @@ class OrchLM(LM):
 
                 async def one(key: tuple[str, str], item: Item) -> None:
                     async with limiter:
-                        out[key] = await self.engine.decide(item.question)
+                        out[key] = await self.method.decide(self.engine, item.question)
                     bar.update(1)
 
                 async with anyio.create_task_group() as tg:

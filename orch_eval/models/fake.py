@@ -11,11 +11,14 @@ Behaviours
   ``gold``      right with probability ``p`` (default 1), else a deterministic wrong answer
   ``fixed``     always option ``letter`` (default A) / number ``value`` (default 0)
   ``vote``      as a merger: the majority of the analysts' proposed answers (ties: first);
-                as an analyst: like ``gold``
+                as an analyst: like ``gold``; in a MoA layer or debate round after the first: the
+                majority of the proposed answers it was shown (ties: first shown)
   ``noanswer``  analysis without an ANSWER line; the answer-completion step gets the ``gold`` answer
   ``echo``      as a merger: repeats the first analysis block verbatim
   ``inject``    like ``gold``, but the analysis also contains a wrong ``ANSWER:`` line and an
                 instruction aimed at the merger
+A call with temperature > 0 and a seed is a sample: its draw also depends on the seed (greedy
+calls ignore it), so self-consistency samples differ from one another.
 Parameters
   ``p`` accuracy, ``seed`` draw seed, ``subq`` how many sub-questions it writes as a
   dispatcher (default: as many as asked), ``latency`` ms per call (simulated with a sleep and
@@ -200,11 +203,14 @@ class OrchFake(ModelAPI):
                 n_options, kind = len(active.sample.choices), "choice"
         return stem, gold, kind, n_options
 
-    def answer_for(self, stem: str, gold: str | None, kind: str, n_options: int) -> str:
-        """The answer this fake gives to an item (pure function of its inputs)."""
+    def answer_for(self, stem: str, gold: str | None, kind: str, n_options: int, sample: int | None = None) -> str:
+        """The answer this fake gives to an item (pure function of its inputs). ``sample``: the
+        call's seed when it samples (temperature > 0): each seed is its own draw, so
+        self-consistency samples differ as a real model's would; greedy calls ignore the seed."""
         if self.behaviour == "fixed":
             return self.letter if kind == "choice" else self.value
-        right = _uniform(self.seed, "correct", stem) < self.p
+        draw: tuple[object, ...] = (stem,) if sample is None else (stem, f"sample{sample}")
+        right = _uniform(self.seed, "correct", *draw) < self.p
         if kind == "choice":
             letters = "ABCDEFGHIJ"[: max(n_options, 2)]
             if gold is None or gold not in letters:
@@ -212,7 +218,7 @@ class OrchFake(ModelAPI):
             if right:
                 return gold
             wrong = [x for x in letters if x != gold]
-            return wrong[_index(len(wrong), self.seed, "wrong", stem)]
+            return wrong[_index(len(wrong), self.seed, "wrong", *draw)]
         if gold is None:
             return str(_index(100, self.seed, "pick", stem))
         try:
@@ -221,7 +227,7 @@ class OrchFake(ModelAPI):
             return gold if right else gold + "1"
         if right:
             return _fmt_number(g)
-        return _fmt_number(g + 1 + _index(5, self.seed, "wrong", stem))
+        return _fmt_number(g + 1 + _index(5, self.seed, "wrong", *draw))
 
     def _fault_for(self, stem: str, call: str) -> str | None:
         if self.fail <= 0 or _uniform(self.seed, "fault", call, stem) >= self.fail:
@@ -247,6 +253,10 @@ class OrchFake(ModelAPI):
             call = "completion"
         elif "Respond with only the" in prompt:
             call = "direct"
+        elif "have already worked on it independently" in prompt:
+            call = "refine"  # a MoA layer after the first
+        elif prompt.startswith("You are one of") and "analysts debating" in prompt:
+            call = "debate"  # a debate round after the first
         else:
             call = "analysis"
         kind = kind or "choice"
@@ -279,7 +289,8 @@ class OrchFake(ModelAPI):
             if fault == "server":
                 raise FakeServerError(f"orchfake injected server error (500), attempt {attempt}", attempt)
 
-        answer = self.answer_for(stem, gold, kind, n_options)
+        sampling = bool(config.temperature) and config.seed is not None
+        answer = self.answer_for(stem, gold, kind, n_options, config.seed if sampling else None)
         text = self._text(call, answer, kind, prompt, fault)
         max_tokens = config.max_tokens
         words = text.split(" ")
@@ -317,6 +328,15 @@ class OrchFake(ModelAPI):
             return "\n".join(f"{i}. Which fact does step {i} of {k} need? ({self.seed})" for i in range(1, n + 1))
         if call == "completion" or call == "direct":
             return f"ANSWER: {answer}" if call == "completion" else answer
+        if call in ("refine", "debate") and self.behaviour in ("gold", "vote", "inject"):
+            if self.behaviour == "vote":
+                # a follower: takes the majority of the answers it was shown (its own first in debate)
+                votes = [v for v in _PROPOSED.findall(prompt) if v != "none stated"]
+                if votes:
+                    counts = Counter(votes)
+                    top = max(counts.values())
+                    answer = next(v for v in votes if counts[v] == top)
+            return f"Key facts: the other analyses were read ({call}).\nConclusion: {answer}.\nANSWER: {answer}"
         if call == "merge":
             if self.behaviour == "echo":
                 m = re.search(r"=== Analyst 1[^\n]*\n(.*?)\n=== end of", prompt, re.S)

@@ -249,6 +249,8 @@ def _derive(
     warnings: list[str] = []
     if not decisions or not any(len(d.agents) > 1 for d in decisions.values()):
         return [], None, warnings
+    if any(d.method != "orch" for d in decisions.values()):
+        return [], None, warnings  # a method's own system only (its first round is ORCH's analyses)
     no_gold = [i for i, d in decisions.items() if d.gold is None]
     if no_gold:
         warnings.append(
@@ -424,7 +426,9 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
     if name is None:
         if decisions and (model in (None, "", "none/none", "none") or solver is not None):
             first = next(iter(decisions.values()))
-            if len(first.agents) == 1 and solver in ("single", "direct"):
+            if (label := first.system_label()) is not None:
+                name = label
+            elif len(first.agents) == 1 and solver in ("single", "direct"):
                 name = f"{solver}/{first.agents[0].model}"
             else:
                 name = f"{solver or 'orch'}/{first.panel_name or first.panel_digest}"
@@ -570,7 +574,7 @@ def load_lm_eval_samples(
     if name is None:
         if decisions:
             first = next(iter(decisions.values()))
-            name = f"orch/{first.panel_name or first.panel_digest}"
+            name = first.system_label() or f"orch/{first.panel_name or first.panel_digest}"
         else:
             name = p.parent.name or p.stem
     cost = {i: d.cost for i, d in decisions.items()} if decisions else None
