@@ -1,0 +1,282 @@
+"""The compute-matched comparison on the local models: the 1.5B alone, self-consistency, Self-MoA,
+MoA and debate, paired item by item, with compute next to accuracy.
+
+Stages (each resumable: eval_set reuses finished logs in ``--log-dir``, Inspect's cache makes
+finished calls free):
+
+``calibrate``  choose the sampling temperature on a calibration split, never on the evaluated
+               items: GSM8K train / MMLU validation, the first ``--items`` items (MMLU: after a
+               seeded shuffle, its splits are sorted by subject); for each temperature in
+               ``--temperatures``, self-consistency@k of the 1.5B (k samples per item) and the
+               1.5B greedy on the same items. The chosen temperature maximises SC@k accuracy
+               (ties: the higher per-sample accuracy, then the lower temperature).
+``main``       the evaluated items (the first ``--items`` of mmlu_0_shot's fixed order / gsm8k's
+               order: the items of the quality benchmark): the 1.5B alone (the pre-declared
+               reference), self-consistency@k and Self-MoA@k of the 1.5B at ``--temperature``
+               (default: the calibrated one), the k samples shared by the two methods.
+``panel``      the panel that includes the 1.5B (solvers/router-off.yaml: the three small agents
+               and the 1.5B as a fourth, merged by the 1.5B): ORCH, MoA (``--layers``) and debate
+               (``--rounds``) on the first ``--items`` evaluated items, against the 1.5B alone.
+
+    python benchmarks/bench_methods_local.py calibrate --benchmark gsm8k --items 20
+    python benchmarks/bench_methods_local.py main --benchmark gsm8k --items 100
+    python benchmarks/bench_methods_local.py panel --benchmark gsm8k --items 30
+
+Results: benchmarks/results/methods_local.json (one entry per stage and benchmark, each with the
+command and date that produced it) and one paired report per comparison,
+methods_local_<stage>_<benchmark>.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+os.environ.setdefault("HF_DATASETS_CACHE", str(ROOT / ".cache" / "hf_datasets"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+REFERENCE_MODEL = "gguf/qwen2.5-coder-1.5b-instruct"
+TASKS = {"mmlu": "inspect_evals/mmlu_0_shot", "gsm8k": "inspect_evals/gsm8k"}
+CALIBRATION = {"mmlu": ("mmlu_0_shot", "validation"), "gsm8k": ("gsm8k", "train")}
+PANEL = "router-off"
+"""The panel that includes the 1.5B: the local panel's three agents plus the 1.5B, merged by the 1.5B."""
+
+
+def _one_model_panel() -> dict[str, Any]:
+    """The 1.5B alone, with the local panel's budgets and threads: the same panel (digest, cache
+    entries) as bench_quality_local's reference run."""
+    from orch_eval.core.panel import load_panel
+
+    budgets = load_panel("local").budgets.model_dump(exclude={"dispatch"})
+    return {"agents": [{"model": REFERENCE_MODEL, "args": {"n_threads": 2}}], "budgets": budgets}
+
+
+def _run(task: Any, solver: Any, limit: int | None, log_dir: Path, **kw: Any) -> Any:
+    from inspect_ai import eval_set
+
+    ok, logs = eval_set(
+        [task], model=None, solver=solver, limit=limit, log_dir=str(log_dir), display="plain",
+        max_tasks=1, retry_attempts=2, **kw,
+    )
+    if not ok:
+        raise SystemExit(f"eval_set did not complete in {log_dir}; rerun the same command to resume")
+    return logs[0]
+
+
+def _seconds(log: Any) -> float:
+    st = log.stats
+    return (datetime.fromisoformat(st.completed_at) - datetime.fromisoformat(st.started_at)).total_seconds()
+
+
+def _decisions(log: Any) -> dict[str, Any]:
+    from inspect_ai.log import read_eval_log_samples
+
+    from orch_eval.core.decision import Decision
+
+    out = {}
+    for s in read_eval_log_samples(log.location, all_samples_required=False, exclude_fields={"events", "messages"}):
+        out[str(s.id)] = Decision.model_validate(s.metadata["orch"])
+    return out
+
+
+def _compute(log: Any, n: int) -> dict[str, Any]:
+    """Calls, tokens and seconds per item of one run (from its Decisions and its own stamps)."""
+    ds = list(_decisions(log).values())
+    k = max(1, len(ds))
+    return {
+        "items": len(ds),
+        "calls_per_item": sum(d.calls for d in ds) / k,
+        "input_tokens_per_item": sum(d.usage.input_tokens for d in ds) / k,
+        "output_tokens_per_item": sum(d.usage.output_tokens for d in ds) / k,
+        "seconds_per_item_wall": _seconds(log) / max(1, n),
+    }
+
+
+def _per_sample_accuracy(log: Any) -> float | None:
+    """Mean correctness of the individual samples (self-consistency / Self-MoA runs)."""
+    ds = list(_decisions(log).values())
+    cells = [a.correct for d in ds for a in d.agents if a.correct is not None]
+    return sum(cells) / len(cells) if cells else None
+
+
+def _compare(logs: list[str], reference: str, out_stem: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    from orch_eval.cli import main as cli
+
+    base = ["compare", *logs, "--reference", reference, "--intersect", *extra]
+    assert cli([*base, "--format", "json", "--output", f"{out_stem}.json"]) == 0, base
+    assert cli([*base, "--output", f"{out_stem}.md"]) == 0, base
+    return json.loads(Path(f"{out_stem}.json").read_text())
+
+
+def calibration_task(benchmark: str, items: int, seed: int = 0) -> Any:
+    """The standard task on its calibration split: its own scorer and record-to-sample function
+    (so the sample ids are the task's), MMLU shuffled with ``seed`` before the first ``items``."""
+    import importlib
+
+    from inspect_ai import task_with
+
+    from orch_eval.inspect.routing import split_dataset
+
+    short, split = CALIBRATION[benchmark]
+    dataset = split_dataset(short, split)
+    if benchmark == "mmlu":
+        dataset.shuffle(seed=seed)
+    module = importlib.import_module("inspect_evals.mmlu.mmlu" if benchmark == "mmlu" else "inspect_evals.gsm8k.gsm8k")
+    base = module.mmlu_0_shot() if benchmark == "mmlu" else module.gsm8k()
+    return task_with(base, dataset=dataset[:items], name=f"{short}_{split}_calibration")
+
+
+def stage_calibrate(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    from orch_eval.inspect.solvers import self_consistency, single
+
+    panel = _one_model_panel()
+    temps = [float(t) for t in args.temperatures.split(",")]
+    greedy = _run(calibration_task(args.benchmark, args.items), single(**panel), None, root / "greedy")
+    greedy_acc = greedy.results.scores[0].metrics["accuracy"].value
+    rows = []
+    for t in temps:
+        log = _run(calibration_task(args.benchmark, args.items), self_consistency(**panel, k=args.k, temperature=t),
+                   None, root / f"sc{args.k}-T{t}")
+        rows.append({
+            "temperature": t,
+            "sc_accuracy": log.results.scores[0].metrics["accuracy"].value,
+            "per_sample_accuracy": _per_sample_accuracy(log),
+            **_compute(log, args.items),
+        })
+    best = max(rows, key=lambda r: (r["sc_accuracy"], r["per_sample_accuracy"] or 0, -r["temperature"]))
+    split = CALIBRATION[args.benchmark][1]
+    return {
+        "split": split,
+        "items": args.items,
+        "k": args.k,
+        "greedy_accuracy": greedy_acc,
+        "greedy": _compute(greedy, args.items),
+        "temperatures": rows,
+        "chosen_temperature": best["temperature"],
+        "rule": "max SC@k accuracy; ties: higher per-sample accuracy, then lower temperature",
+    }
+
+
+def _chosen_temperature(args: argparse.Namespace, summary: dict[str, Any]) -> float:
+    if args.temperature is not None:
+        return float(args.temperature)
+    cal = summary.get("results", {}).get(f"calibrate_{args.benchmark}")
+    if cal is None:
+        raise SystemExit(f"no calibrated temperature for {args.benchmark}: run the calibrate stage or pass --temperature")
+    return float(cal["chosen_temperature"])
+
+
+def _recorded_orch(benchmark: str) -> dict[str, Any] | None:
+    """ORCH's recorded result on the same items (bench_quality_local.py), placed beside the methods."""
+    path = HERE / "results" / "quality_local.json"
+    if not path.is_file():
+        return None
+    rec = json.loads(path.read_text()).get("results", {}).get(benchmark)
+    if not rec:
+        return None
+    systems = {s["system"]: s for s in rec["systems"]}
+    orch = systems.get("orch/local")
+    ref = next((c for c in rec["comparisons"] if c["system_a"] == "orch/local"), None)
+    return {
+        "source": "benchmarks/results/quality_local.json (bench_quality_local.py), the same item ids",
+        "accuracy": orch and orch["accuracy"],
+        "wilson": orch and [orch["wilson_low"], orch["wilson_high"]],
+        "vs_reference": ref and {k: ref[k] for k in ("diff", "newcombe_low", "newcombe_high", "b", "c", "p_midp")},
+        "seconds_per_item_wall": rec.get("orch_seconds_per_item_wall"),
+        "item_ids": rec.get("item_ids"),
+    }
+
+
+def stage_main(args: argparse.Namespace, root: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    from orch_eval.inspect.solvers import self_consistency, self_moa, single
+
+    t = _chosen_temperature(args, summary)
+    panel = _one_model_panel()
+    task, n = TASKS[args.benchmark], args.items
+    ref = _run(task, single(**panel), n, root / "single")
+    sc = _run(task, self_consistency(**panel, k=args.k, temperature=t), n, root / f"sc{args.k}-T{t}")
+    smoa = _run(task, self_moa(**panel, k=args.k, temperature=t), n, root / f"self_moa{args.k}-T{t}")
+    report = _compare([ref.location, sc.location, smoa.location], "single",
+                      HERE / "results" / f"methods_local_main_{args.benchmark}")
+    return {
+        "temperature": t,
+        "k": args.k,
+        "report": report,
+        "compute": {"single": _compute(ref, n), "self_consistency": _compute(sc, n), "self_moa": _compute(smoa, n)},
+        "per_sample_accuracy": _per_sample_accuracy(sc),
+        "orch_recorded": _recorded_orch(args.benchmark),
+        "item_ids": [str(i) for i in (ref.eval.dataset.sample_ids or [])],
+    }
+
+
+def stage_panel(args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    from orch_eval.inspect.solvers import debate, moa, orch, single
+
+    panel = _one_model_panel()
+    task, n = TASKS[args.benchmark], args.items
+    ref = _run(task, single(**panel), n, root / "single")
+    base = _run(task, orch(panel=PANEL), n, root / "orch")
+    m = _run(task, moa(panel=PANEL, layers=args.layers), n, root / f"moa{args.layers}")
+    d = _run(task, debate(panel=PANEL, rounds=args.rounds), n, root / f"debate{args.rounds}")
+    report = _compare([ref.location, base.location, m.location, d.location], "single",
+                      HERE / "results" / f"methods_local_panel_{args.benchmark}", extra=("--no-derived",))
+    return {
+        "panel": PANEL,
+        "layers": args.layers,
+        "rounds": args.rounds,
+        "underpowered": n < 100,
+        "report": report,
+        "compute": {"single": _compute(ref, n), "orch": _compute(base, n), "moa": _compute(m, n), "debate": _compute(d, n)},
+        "item_ids": [str(i) for i in (ref.eval.dataset.sample_ids or [])],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stage", choices=("calibrate", "main", "panel"))
+    ap.add_argument("--benchmark", choices=sorted(TASKS), required=True)
+    ap.add_argument("--items", type=int, required=True)
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--temperatures", default="0.2,0.4,0.7", help="calibrate: the temperatures tried")
+    ap.add_argument("--temperature", type=float, help="main: the sampling temperature (default: the calibrated one)")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--log-dir", default=str(ROOT / "logs" / "bench-methods-local"))
+    ap.add_argument("--output", default=str(HERE / "results" / "methods_local.json"))
+    args = ap.parse_args()
+    if args.items <= 0 or args.k <= 0:
+        raise SystemExit("--items and --k must be positive")
+    out = Path(args.output)
+    summary = json.loads(out.read_text()) if out.is_file() else {"benchmark": "methods_local", "results": {}}
+    root = Path(args.log_dir) / args.stage / args.benchmark
+    started = datetime.now(timezone.utc)
+    if args.stage == "calibrate":
+        result = stage_calibrate(args, root)
+    elif args.stage == "main":
+        result = stage_main(args, root, summary)
+    else:
+        result = stage_panel(args, root)
+    result["run"] = {
+        "date": started.isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "command": " ".join(["python", "benchmarks/bench_methods_local.py", *sys.argv[1:]]),
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024,
+    }
+    summary["results"][f"{args.stage}_{args.benchmark}"] = result
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "report"}, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
