@@ -6,7 +6,8 @@ finished calls free):
 
 ``calibrate``  choose the sampling temperature on a calibration split, never on the evaluated
                items: GSM8K train / MMLU validation, the first ``--items`` items (MMLU: after a
-               seeded shuffle, its splits are sorted by subject); for each temperature in
+               seeded shuffle, its splits are sorted by subject; items whose ids occur in the
+               test split are left out); for each temperature in
                ``--temperatures``, self-consistency@k of the 1.5B (k samples per item) and the
                1.5B greedy on the same items. The chosen temperature maximises SC@k accuracy
                (ties: the higher per-sample accuracy, then the lower temperature).
@@ -131,6 +132,9 @@ def calibration_task(benchmark: str, items: int, seed: int = 0) -> Any:
     dataset = split_dataset(short, split)
     if benchmark == "mmlu":
         dataset.shuffle(seed=seed)
+    # ids are content hashes: MMLU repeats some test questions in validation; leave those out
+    evaluated = {str(s.id) for s in split_dataset(short, "test")}
+    dataset = dataset.filter(lambda sample: str(sample.id) not in evaluated)
     module = importlib.import_module("inspect_evals.mmlu.mmlu" if benchmark == "mmlu" else "inspect_evals.gsm8k.gsm8k")
     base = module.mmlu_0_shot() if benchmark == "mmlu" else module.gsm8k()
     return task_with(base, dataset=dataset[:items], name=f"{short}_{split}_calibration")
