@@ -153,7 +153,8 @@ def test_edge_cases(systems):
         assert c.tango_low <= c.diff <= c.tango_high
     if len(systems) >= 3:
         assert rep.cochran.pvalue == 1.0
-        assert all(c.p_midp == 1.0 and np.isnan(c.mde) for c in rep.comparisons)
+        # b + c = 0: exact p is 1, mid-p is 0.5 by its definition (half the probability of X = 0)
+        assert all(c.p_exact == 1.0 and c.p_midp == 0.5 and np.isnan(c.mde) for c in rep.comparisons)
     json.loads(rep.to_json())  # nan -> null, strictly valid JSON
     assert "n/a" in rep.to_markdown() or len(systems) == 2
 
