@@ -348,6 +348,45 @@ def test_bootstrap_matches_naive_item_resampling():
     assert abs(fast.low - naive[0]) < 0.006 and abs(fast.high - naive[1]) < 0.006
 
 
+def bootstrap_by_documented_seeding(b: int, c: int, n: int, n_boot: int, seed: int, alpha: float = 0.05):
+    """The documented convention, written out: stream from (seed; min, max, n), draws with the larger
+    count first, percentiles; negated for the other orientation, symmetrised when b == c."""
+    hi, lo = max(b, c), min(b, c)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(lo, hi, n)))
+    counts = rng.multinomial(n, [hi / n, lo / n, 1 - (hi + lo) / n], size=n_boot)
+    d = (counts[:, 0] - counts[:, 1]) / n
+    if b == c:
+        h = np.quantile(np.concatenate([d, -d]), 1 - alpha / 2)
+        return -h, h
+    q = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+    return (q[0], q[1]) if b > c else (-q[1], -q[0])
+
+
+def test_bootstrap_seeding_depends_on_data_and_seed_only_and_mirrors():
+    rng = np.random.default_rng(21)
+    tables = [(0, 0, 30), (5, 5, 40), (12, 3, 50), (3, 12, 50), (1, 0, 1), (0, 7, 7)]
+    tables += [(int(b), int(c), int(b + c + r)) for b, c, r in rng.integers(0, 200, size=(40, 3)) if b + c + r > 0]
+    for b, c, n in tables:
+        for seed in (0, 7):
+            fwd = bootstrap_paired_ci_from_counts(b, c, n, 500, seed=seed, alpha=0.1)
+            rev = bootstrap_paired_ci_from_counts(c, b, n, 500, seed=seed, alpha=0.1)
+            # A - B mirrors B - A exactly (low and high swapped and negated)
+            assert (rev.low, rev.high, rev.estimate) == (-fwd.high, -fwd.low, -fwd.estimate)
+            low, high = bootstrap_by_documented_seeding(b, c, n, 500, seed, alpha=0.1)
+            assert close(fwd.low, low) and close(fwd.high, high)
+            assert fwd.low <= fwd.estimate <= fwd.high
+            if b == c:
+                assert fwd.low == -fwd.high
+    # item order and which items are discordant do not matter, only the counts
+    a = np.array([1, 1, 0, 0, 1, 0, 1, 1] * 10, dtype=bool)
+    b = np.array([1, 0, 1, 0, 0, 0, 1, 1] * 10, dtype=bool)
+    perm = np.random.default_rng(3).permutation(a.size)
+    assert bootstrap_paired_ci(a, b, 800, seed=2) == bootstrap_paired_ci(a[perm], b[perm], 800, seed=2)
+    rev = bootstrap_paired_ci(b, a, 800, seed=2)
+    fwd = bootstrap_paired_ci(a, b, 800, seed=2)
+    assert (rev.low, rev.high) == (-fwd.high, -fwd.low)
+
+
 def test_bootstrap_no_discordance():
     r = bootstrap_paired_ci_from_counts(0, 0, 50, 500, seed=0)
     assert (r.low, r.estimate, r.high) == (0.0, 0.0, 0.0)

@@ -136,6 +136,33 @@ def test_bootstrap_reproducible_across_calls():
         r3.comparisons[0].bootstrap_high != r1.comparisons[0].bootstrap_high
 
 
+def test_bootstrap_interval_depends_on_data_and_seed_not_names():
+    """Two identical tables under different names get one interval; swapping a pair mirrors it."""
+    ids = list(range(600))
+    a = {i: i % 3 != 0 for i in ids}
+    b = {i: i % 4 != 0 for i in ids}
+    first = compare(PairedOutcomes.from_dict({"alpha": a, "beta": b}), seed=9, alpha=0.1).comparisons[0]
+    renamed = compare(PairedOutcomes.from_dict({"x/model-1": a, "y": b}), seed=9, alpha=0.1).comparisons[0]
+    assert (renamed.bootstrap_low, renamed.bootstrap_high) == (first.bootstrap_low, first.bootstrap_high)
+    swapped = compare(PairedOutcomes.from_dict({"beta": b, "alpha": a}), seed=9, alpha=0.1).comparisons[0]
+    assert (swapped.system_a, swapped.diff) == ("beta", -first.diff)
+    assert (swapped.bootstrap_low, swapped.bootstrap_high) == (-first.bootstrap_high, -first.bootstrap_low)
+    # in one report: two pairs with the same counts (C - R and D - R identical) share the interval
+    po = PairedOutcomes.from_dict({"R": b, "C": a, "D": dict(a)})
+    rep = compare(po, reference="R", seed=9)
+    (c1, c2) = rep.comparisons
+    assert (c1.b, c1.c) == (c2.b, c2.c)
+    assert (c1.bootstrap_low, c1.bootstrap_high) == (c2.bootstrap_low, c2.bootstrap_high)
+    # and the declared seed is what changes it
+    other = compare(po, reference="R", seed=10).comparisons[0]
+    assert (other.bootstrap_low, other.bootstrap_high) != (c1.bootstrap_low, c1.bootstrap_high)
+    # the interval is the counts-only bootstrap with the declared seed
+    from orch_eval.stats import bootstrap_paired_ci_from_counts
+
+    direct = bootstrap_paired_ci_from_counts(c1.b, c1.c, c1.n, 2000, seed=9)
+    assert (direct.low, direct.high) == (c1.bootstrap_low, c1.bootstrap_high)
+
+
 @pytest.mark.parametrize(
     "systems",
     [

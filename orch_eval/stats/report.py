@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import zlib
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -284,10 +283,6 @@ def _pair_list(systems: tuple[str, ...], reference: str | None, pairs: Pairs) ->
     return out
 
 
-def _pair_seed(seed: int, a: str, b: str) -> np.random.SeedSequence:
-    return np.random.SeedSequence([int(seed), zlib.crc32(a.encode()), zlib.crc32(b.encode())])
-
-
 def compare(
     outcomes: PairedOutcomes,
     reference: str | None = None,
@@ -311,7 +306,10 @@ def compare(
             ``"exact"``, ``"asymptotic"``, ``"asymptotic_cc"``. All four are reported.
         pairs: ``"reference"`` or ``"all"``.
         bootstrap: bootstrap resamples per comparison (0 disables the bootstrap interval).
-        seed: bootstrap seed; each pair gets its own stream derived from (seed, names).
+        seed: bootstrap seed. Each pair's stream is derived from (seed, its unordered discordant
+            counts), never from the names: equal tables get equal intervals, and the interval of
+            ``B - A`` is exactly the negated interval of ``A - B``
+            (:func:`~orch_eval.stats.intervals.bootstrap_paired_ci_from_counts`).
         alpha: two-sided level of every interval and of the ``*`` mark.
     """
     if test not in _TESTS:
@@ -368,7 +366,7 @@ def compare(
         newc = newcombe_paired_ci(both, b, c, neither, alpha)
         tango = tango_paired_ci(both, b, c, neither, alpha)
         boot = (
-            bootstrap_paired_ci_from_counts(b, c, n, bootstrap, _pair_seed(seed, a, b_name), alpha)
+            bootstrap_paired_ci_from_counts(b, c, n, bootstrap, seed, alpha)
             if bootstrap
             else None
         )
