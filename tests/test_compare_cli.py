@@ -60,6 +60,22 @@ def test_markdown_lists_every_system_with_paired_tests(logs: Logs, capsys: pytes
     assert "decided_by | merger: 20" in out
 
 
+def test_alpha_sets_the_level_every_label_shows(logs: Logs, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, str(logs.orch), "--reference", "agent0", "--bootstrap", "200",
+                         "--alpha", "0.10")
+    assert code == 0, err
+    assert "95%" not in out
+    for label in ("Wilson 90% CI", "Newcombe 90% CI", "Tango 90% CI", "bootstrap 90% CI"):
+        assert label in out, label
+    oracle = out.split("## Upper bound (not a system)", 1)[1]
+    assert "Wilson 90% CI [" in oracle.splitlines()[2]
+    assert "80% power at two-sided alpha = 0.1 " in out
+    code, out, err = run(capsys, str(logs.orch), "--reference", "agent0", "--bootstrap", "0",
+                         "--alpha", "0.005")
+    assert code == 0, err
+    assert "Wilson 99.5% CI" in out and "Newcombe 99.5% CI" in out
+
+
 def test_no_reference_compares_all_pairs_and_says_so(logs: Logs, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, str(logs.orch), "--bootstrap", "0")
     assert code == 0

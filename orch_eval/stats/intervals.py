@@ -23,6 +23,7 @@ from statsmodels.stats.proportion import proportion_confint
 __all__ = [
     "Interval",
     "bootstrap_paired_ci",
+    "level_label",
     "newcombe_paired_ci",
     "paired_table",
     "tango_paired_ci",
@@ -47,6 +48,14 @@ def z_value(alpha: float) -> float:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     return float(stats.norm.isf(alpha / 2.0))
+
+
+def level_label(alpha: float) -> str:
+    """The confidence level ``1 - alpha`` as a percentage without spurious decimals:
+    ``0.05 -> "95%"``, ``0.10 -> "90%"``, ``0.005 -> "99.5%"``."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    return f"{round(100.0 * (1.0 - alpha), 8):.10g}%"
 
 
 def paired_table(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int]:
