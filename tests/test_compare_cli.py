@@ -10,7 +10,7 @@ import pytest
 from orch_eval.cli import main
 from orch_eval.inspect.solvers import orch, single
 from orch_eval.stats.loaders import load_logs
-from tests.test_stats_loaders import AGENTS, run_inspect
+from tests.test_stats_loaders import AGENTS, run_inspect, unscored_copy
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -148,9 +148,30 @@ def test_mismatched_logs_exit_2_with_clear_message(logs: Logs, capsys: pytest.Ca
     assert len(lines) == 1
     assert lines[0].startswith("orch-eval compare: systems were scored on different item sets")
     assert "15 common" in lines[0] and "missing 5" in lines[0]
+    # the command line's own flag, and each system's file
+    assert "(pass --intersect to keep only the common items)" in lines[0] and "intersect=True" not in lines[0]
+    names = load_logs([logs.orch, logs.short], derived=False).names
+    assert f"{names[0]!r} ({logs.orch}): has 20 items, missing none" in lines[0]
+    assert f"{names[1]!r} ({logs.short}): has 15 items, missing 5, e.g. [" in lines[0]
     code, out, err = run(capsys, str(logs.orch), str(logs.short), "--no-derived", "--intersect", "--bootstrap", "0")
     assert code == 0, err
     assert "15 paired items" in out and "--intersect: kept the 15 items" in out
+
+
+def test_unscored_samples_are_named_without_intersect(logs: Logs, capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    path, never, errored = unscored_copy(logs.single1, tmp_path / "unscored.eval", no_score=1, errors=2)
+    code, out, err = run(capsys, str(logs.orch), str(path), "--no-derived")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    name = load_logs([path]).names[0]
+    assert (
+        f"{name!r} ({path}): has 17 items, missing 3, e.g. {sorted(never + errored)}; 3 samples in {path} "
+        f"have no score (unscored: 2 error samples, 1 never scored), e.g. {sorted(never + errored)}"
+    ) in err
+    code, out, err = run(capsys, str(logs.orch), str(path), "--no-derived", "--intersect", "--bootstrap", "0")
+    assert code == 0, err
+    assert "17 paired items" in out and "3 samples have an error or no score (unscored)" in out
 
 
 @pytest.mark.parametrize(

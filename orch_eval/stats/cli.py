@@ -82,7 +82,7 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
             raise LogLoadError(f"reference {reference!r} is not among the selected systems {names}")
     if len(names) < 2:
         raise LogLoadError(f"need at least two systems to compare, got {names}")
-    po = loaded.outcomes(names, intersect=args.intersect, derived=derived)
+    po = loaded.outcomes(names, intersect=args.intersect, derived=derived, intersect_hint="--intersect")
     report = compare(
         po,
         reference=reference,
