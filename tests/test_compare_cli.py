@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from inspect_ai.log import read_eval_log, write_eval_log
 
 from orch_eval.cli import main
 from orch_eval.inspect.solvers import orch, single
@@ -172,6 +173,22 @@ def test_unscored_samples_are_named_without_intersect(logs: Logs, capsys: pytest
     code, out, err = run(capsys, str(logs.orch), str(path), "--no-derived", "--intersect", "--bootstrap", "0")
     assert code == 0, err
     assert "17 paired items" in out and "3 samples have an error or no score (unscored)" in out
+
+
+def test_log_without_sample_ids_is_compared(logs: Logs, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A log written by write_eval_log without eval.dataset.sample_ids gives the same report."""
+    log = read_eval_log(str(logs.single1))
+    log.eval.dataset.sample_ids = None
+    path = tmp_path / "no_ids.eval"
+    write_eval_log(log, str(path))
+    args = ("--name", "panel", "--name", "solo", "--format", "json", "--bootstrap", "100")
+    code, out, err = run(capsys, str(logs.orch), str(path), *args)
+    assert code == 0, err
+    code, ref, err = run(capsys, str(logs.orch), str(logs.single1), *args)
+    assert code == 0, err
+    got, want = json.loads(out), json.loads(ref)
+    assert got["comparisons"] == want["comparisons"] and got["systems"] == want["systems"]
+    assert got["n_items"] == 20
 
 
 @pytest.mark.parametrize(

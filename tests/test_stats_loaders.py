@@ -235,6 +235,27 @@ def test_unscored_samples_are_named_in_the_mismatch_message(logs: Logs, tmp_path
     assert loaded.outcomes(intersect=True).n == 17
 
 
+def test_log_without_sample_ids_is_read(logs: Logs, tmp_path: Path) -> None:
+    """A valid log whose header lacks eval.dataset.sample_ids (written by write_eval_log, or
+    converted) loads like the original, in .eval and .json form."""
+    from orch_eval.stats.loaders import inspect_sample_ids
+
+    original = load_inspect_log(logs.orch)
+    log = read_eval_log(str(logs.orch))
+    ids = [str(i) for i in log.eval.dataset.sample_ids or []]
+    log.eval.dataset.sample_ids = None
+    for suffix in (".eval", ".json"):
+        path = tmp_path / f"no_ids{suffix}"
+        write_eval_log(log, str(path))
+        assert read_eval_log(str(path), header_only=True).eval.dataset.sample_ids is None
+        loaded = load_inspect_log(path)
+        assert loaded.system.correct == original.system.correct
+        assert [d.correct for d in loaded.derived] == [d.correct for d in original.derived]
+        assert loaded.decisions == original.decisions and loaded.clusters == original.clusters
+        assert inspect_sample_ids(logs.orch) == ids  # the header's list, in dataset order
+        assert sorted(inspect_sample_ids(path)) == sorted(ids)  # the samples' ids, in log order
+
+
 def test_truncated_eval_log(logs: Logs, tmp_path: Path) -> None:
     data = logs.orch.read_bytes()
     cut = tmp_path / "cut.eval"

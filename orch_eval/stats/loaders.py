@@ -41,6 +41,7 @@ __all__ = [
     "LogLoadError",
     "SystemData",
     "expand_paths",
+    "inspect_sample_ids",
     "load_inspect_log",
     "load_lm_eval_samples",
     "load_logs",
@@ -371,6 +372,21 @@ def _usable_decisions(
     return decisions
 
 
+def inspect_sample_ids(location: str | Path, header: Any | None = None) -> list[str]:
+    """The ids of the samples an Inspect log was run on, as strings: the header's
+    ``eval.dataset.sample_ids`` (dataset order), or -- for a valid log written without that
+    list -- the distinct ids of its samples (the order they are stored in). ``header`` is the
+    log's header when already read."""
+    from inspect_ai.log import read_eval_log, read_eval_log_sample_summaries
+
+    if header is None:
+        header = read_eval_log(str(location), header_only=True)
+    ids = header.eval.dataset.sample_ids
+    if ids is None:
+        ids = [s.id for s in read_eval_log_sample_summaries(str(location))]
+    return [str(i) for i in dict.fromkeys(ids)]
+
+
 def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = True) -> LoadedLog:
     """Read one Inspect log (see the module docstring)."""
     from inspect_ai.log import read_eval_log, read_eval_log_samples
@@ -395,8 +411,14 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
         warnings.append(f"{p}: log status is {header.status!r}, not 'success': loading the completed samples only")
     samples = []
     try:
-        for s in read_eval_log_samples(str(p), all_samples_required=False, exclude_fields=_EXCLUDED_FIELDS):
-            samples.append(s)
+        if header.eval.dataset.sample_ids is None:
+            # a valid log without the id list (written by write_eval_log from an EvalLog that
+            # lacks it, or converted): Inspect's sample iterator needs the list, so read the
+            # samples from the log itself
+            samples = list(read_eval_log(str(p), exclude_fields=_EXCLUDED_FIELDS).samples or [])
+        else:
+            for s in read_eval_log_samples(str(p), all_samples_required=False, exclude_fields=_EXCLUDED_FIELDS):
+                samples.append(s)
     except (zipfile.BadZipFile, EOFError, json.JSONDecodeError, KeyError, OSError) as ex:
         raise LogLoadError(
             f"{p}: samples could not be read (truncated or corrupt? {type(ex).__name__}: {ex})"
