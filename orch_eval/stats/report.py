@@ -319,7 +319,7 @@ def compare(
             counts), never from the names: equal tables get equal intervals, and the interval of
             ``B - A`` is exactly the negated interval of ``A - B``
             (:func:`~orch_eval.stats.intervals.bootstrap_paired_ci_from_counts`).
-        alpha: two-sided level of every interval and of the ``*`` mark.
+        alpha: two-sided level of every interval, of the ``*`` mark and of the MDE.
     """
     if test not in _TESTS:
         raise ValueError(f"test must be one of {_TESTS}, got {test!r}")
