@@ -18,6 +18,9 @@ from typing import Any
 DEFAULT_ITEMS = 8
 """Items per benchmark, chosen so the demo ends within 15 minutes on 2 cores (benchmarks/results/demo.md)."""
 
+ALPHA = 0.05
+"""Two-sided level of the demo's accuracy intervals (its table header shows the matching confidence level)."""
+
 TASKS = {"mmlu": "inspect_evals/mmlu_0_shot", "gsm8k": "inspect_evals/gsm8k"}
 
 
@@ -64,7 +67,7 @@ def summary_rows(log_path: str) -> tuple[list[list[str]], int]:
     loaded = load_inspect_log(log_path)
     systems = {s.name: s.correct for s in [*loaded.derived, loaded.system]}
     outcomes = PairedOutcomes.from_dict(systems)
-    report = compare(outcomes, reference=loaded.system.name, bootstrap=0)
+    report = compare(outcomes, reference=loaded.system.name, bootstrap=0, alpha=ALPHA)
     by_name = {c.system_a: c for c in report.comparisons}
     rows = []
     for s in report.systems:
@@ -80,7 +83,9 @@ def summary_rows(log_path: str) -> tuple[list[list[str]], int]:
 
 
 def _table(rows: list[list[str]]) -> str:
-    header = ["system", "accuracy", "95% CI", "b/c vs ORCH", "mid-p vs ORCH"]
+    from orch_eval.stats.intervals import level_label
+
+    header = ["system", "accuracy", f"{level_label(ALPHA)} CI", "b/c vs ORCH", "mid-p vs ORCH"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])

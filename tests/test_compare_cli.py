@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from inspect_ai.log import read_eval_log, write_eval_log
 
 from orch_eval.cli import main
 from orch_eval.inspect.solvers import orch, single
 from orch_eval.stats.loaders import load_logs
-from tests.test_stats_loaders import AGENTS, run_inspect
+from tests.test_stats_loaders import AGENTS, run_inspect, unscored_copy
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -58,6 +59,22 @@ def test_markdown_lists_every_system_with_paired_tests(logs: Logs, capsys: pytes
     assert "| oracle |" not in table  # the oracle is never compared as a system
     assert "Merger diagnostics" in out and "follows the agents' majority" in out
     assert "decided_by | merger: 20" in out
+
+
+def test_alpha_sets_the_level_every_label_shows(logs: Logs, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, str(logs.orch), "--reference", "agent0", "--bootstrap", "200",
+                         "--alpha", "0.10")
+    assert code == 0, err
+    assert "95%" not in out
+    for label in ("Wilson 90% CI", "Newcombe 90% CI", "Tango 90% CI", "bootstrap 90% CI"):
+        assert label in out, label
+    oracle = out.split("## Upper bound (not a system)", 1)[1]
+    assert "Wilson 90% CI [" in oracle.splitlines()[2]
+    assert "80% power at two-sided alpha = 0.1 " in out
+    code, out, err = run(capsys, str(logs.orch), "--reference", "agent0", "--bootstrap", "0",
+                         "--alpha", "0.005")
+    assert code == 0, err
+    assert "Wilson 99.5% CI" in out and "Newcombe 99.5% CI" in out
 
 
 def test_no_reference_compares_all_pairs_and_says_so(logs: Logs, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,9 +149,46 @@ def test_mismatched_logs_exit_2_with_clear_message(logs: Logs, capsys: pytest.Ca
     assert len(lines) == 1
     assert lines[0].startswith("orch-eval compare: systems were scored on different item sets")
     assert "15 common" in lines[0] and "missing 5" in lines[0]
+    # the command line's own flag, and each system's file
+    assert "(pass --intersect to keep only the common items)" in lines[0] and "intersect=True" not in lines[0]
+    names = load_logs([logs.orch, logs.short], derived=False).names
+    assert f"{names[0]!r} ({logs.orch}): has 20 items, missing none" in lines[0]
+    assert f"{names[1]!r} ({logs.short}): has 15 items, missing 5, e.g. [" in lines[0]
     code, out, err = run(capsys, str(logs.orch), str(logs.short), "--no-derived", "--intersect", "--bootstrap", "0")
     assert code == 0, err
     assert "15 paired items" in out and "--intersect: kept the 15 items" in out
+
+
+def test_unscored_samples_are_named_without_intersect(logs: Logs, capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    path, never, errored = unscored_copy(logs.single1, tmp_path / "unscored.eval", no_score=1, errors=2)
+    code, out, err = run(capsys, str(logs.orch), str(path), "--no-derived")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    name = load_logs([path]).names[0]
+    assert (
+        f"{name!r} ({path}): has 17 items, missing 3, e.g. {sorted(never + errored)}; 3 samples in {path} "
+        f"have no score (unscored: 2 error samples, 1 never scored), e.g. {sorted(never + errored)}"
+    ) in err
+    code, out, err = run(capsys, str(logs.orch), str(path), "--no-derived", "--intersect", "--bootstrap", "0")
+    assert code == 0, err
+    assert "17 paired items" in out and "3 samples have an error or no score (unscored)" in out
+
+
+def test_log_without_sample_ids_is_compared(logs: Logs, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A log written by write_eval_log without eval.dataset.sample_ids gives the same report."""
+    log = read_eval_log(str(logs.single1))
+    log.eval.dataset.sample_ids = None
+    path = tmp_path / "no_ids.eval"
+    write_eval_log(log, str(path))
+    args = ("--name", "panel", "--name", "solo", "--format", "json", "--bootstrap", "100")
+    code, out, err = run(capsys, str(logs.orch), str(path), *args)
+    assert code == 0, err
+    code, ref, err = run(capsys, str(logs.orch), str(logs.single1), *args)
+    assert code == 0, err
+    got, want = json.loads(out), json.loads(ref)
+    assert got["comparisons"] == want["comparisons"] and got["systems"] == want["systems"]
+    assert got["n_items"] == 20
 
 
 @pytest.mark.parametrize(

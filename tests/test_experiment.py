@@ -208,6 +208,26 @@ def test_end_to_end_report_and_dry_run_counts(tmp_path: Path) -> None:
     assert strip_volatile(again.report or {}) == strip_volatile(report)
 
 
+def test_finished_log_without_sample_ids_is_found(tmp_path: Path) -> None:
+    """A finished log rewritten without eval.dataset.sample_ids (write_eval_log) still counts as
+    finished: its samples' ids are read instead of the header's list."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    from orch_eval.experiment.runner import find_logs
+
+    path = experiment(tmp_path, name="noids", systems=["orch"], reference="orch",
+                      benchmarks=[{"task": "mmlu_0_shot", "items": {"n": 4, "order": "seeded"}}])
+    result = run_experiment(path, log_dir=tmp_path / "logs")
+    assert result.status == "complete", result.message
+    assert list(result.logs) == [("orch", "mmlu_0_shot")]
+    log_path = result.logs[("orch", "mmlu_0_shot")]
+    log = read_eval_log(log_path)
+    log.eval.dataset.sample_ids = None
+    write_eval_log(log, log_path)
+    assert read_eval_log(log_path, header_only=True).eval.dataset.sample_ids is None
+    assert find_logs(result.plan) == result.logs
+
+
 @pytest.mark.slow
 def test_cost_limit_stops_cleanly_with_partial_report(tmp_path: Path) -> None:
     path = experiment(tmp_path, name="costly", systems=["orch", "single", {"kind": "direct", "agent": 0}, "majority"])

@@ -185,8 +185,75 @@ def test_mismatched_items_raise_with_counts(logs: Logs) -> None:
     msg = str(info.value)
     assert "20 distinct items in total, 15 common to all 2 systems" in msg
     assert "has 15 items, missing 5" in msg
+    # the Python API names its own argument, and every system's file
+    assert "(pass intersect=True to keep only the common items)" in msg and "--intersect" not in msg
+    lines = msg.splitlines()
+    assert lines[1] == f"  {loaded.names[0]!r} ({logs.orch}): has 20 items, missing none"
+    assert lines[2].startswith(f"  {loaded.names[1]!r} ({logs.short}): has 15 items, missing 5, e.g. [")
+    cli = info.value.with_context(hint="--intersect")
+    assert "(pass --intersect to keep only the common items)" in str(cli) and "intersect=True" not in str(cli)
     po = loaded.outcomes(intersect=True)
     assert isinstance(po, PairedOutcomes) and po.n == 15
+
+
+def unscored_copy(source: Path, dest: Path, no_score: int, errors: int) -> tuple[Path, list[str], list[str]]:
+    """``source`` rewritten with the scores of the first ``no_score`` samples removed (the scorer
+    did not run) and the next ``errors`` samples turned into error samples."""
+    from inspect_ai.log import EvalError
+
+    log = read_eval_log(str(source))
+    samples = log.samples or []
+    for s in samples[:no_score]:
+        s.scores = None
+    for s in samples[no_score:no_score + errors]:
+        s.scores = None
+        s.error = EvalError(message="boom", traceback="", traceback_ansi="")
+    write_eval_log(log, str(dest))
+    return dest, [str(s.id) for s in samples[:no_score]], [str(s.id) for s in samples[no_score:no_score + errors]]
+
+
+def test_unscored_samples_are_named_in_the_mismatch_message(logs: Logs, tmp_path: Path) -> None:
+    path, never, errored = unscored_copy(logs.single1, tmp_path / "unscored.eval", no_score=2, errors=1)
+    loaded = load_logs([logs.orch, path], derived=True)
+    name = loaded.logs[1].name
+    assert loaded.systems[name].unscored == {**{i: "no score" for i in never}, **{i: "error" for i in errored}}
+    # the warning names them too
+    assert any("3 samples have an error or no score (unscored)" in w for w in loaded.warnings)
+    with pytest.raises(ItemSetMismatchError) as info:
+        loaded.outcomes()
+    msg = str(info.value)
+    line = next(ln for ln in msg.splitlines() if ln.startswith(f"  {name!r}"))
+    assert line.startswith(f"  {name!r} ({path}): has 17 items, missing 3, e.g. ")
+    assert line.endswith(
+        f"; 3 samples in {path} have no score (unscored: 1 error samples, 2 never scored), "
+        f"e.g. {sorted(never + errored)}"
+    )
+    # systems derived from the ORCH log lack nothing and carry no note
+    derived_line = next(ln for ln in msg.splitlines() if ln.startswith("  'majority'"))
+    assert derived_line == f"  'majority' ({logs.orch}): has 20 items, missing none"
+    # with --intersect the three items are dropped and the report goes on
+    assert loaded.outcomes(intersect=True).n == 17
+
+
+def test_log_without_sample_ids_is_read(logs: Logs, tmp_path: Path) -> None:
+    """A valid log whose header lacks eval.dataset.sample_ids (written by write_eval_log, or
+    converted) loads like the original, in .eval and .json form."""
+    from orch_eval.stats.loaders import inspect_sample_ids
+
+    original = load_inspect_log(logs.orch)
+    log = read_eval_log(str(logs.orch))
+    ids = [str(i) for i in log.eval.dataset.sample_ids or []]
+    log.eval.dataset.sample_ids = None
+    for suffix in (".eval", ".json"):
+        path = tmp_path / f"no_ids{suffix}"
+        write_eval_log(log, str(path))
+        assert read_eval_log(str(path), header_only=True).eval.dataset.sample_ids is None
+        loaded = load_inspect_log(path)
+        assert loaded.system.correct == original.system.correct
+        assert [d.correct for d in loaded.derived] == [d.correct for d in original.derived]
+        assert loaded.decisions == original.decisions and loaded.clusters == original.clusters
+        assert inspect_sample_ids(logs.orch) == ids  # the header's list, in dataset order
+        assert sorted(inspect_sample_ids(path)) == sorted(ids)  # the samples' ids, in log order
 
 
 def test_truncated_eval_log(logs: Logs, tmp_path: Path) -> None:

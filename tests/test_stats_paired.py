@@ -50,32 +50,65 @@ TABLES = random_tables()
 
 
 # ---------------------------------------------------------------- McNemar
+def midp_by_definition(b: int, c: int) -> Fraction:
+    """Mid-p straight from its definition, in exact rational arithmetic: under X ~ Bin(b+c, 1/2),
+    P(|X - m/2| > |b - m/2|) + 1/2 P(|X - m/2| = |b - m/2|)."""
+    m = b + c
+    observed = abs(Fraction(b) - Fraction(m, 2))
+    more = same = Fraction(0)
+    for x in range(m + 1):
+        prob = Fraction(math.comb(m, x), 2**m)
+        dist = abs(Fraction(x) - Fraction(m, 2))
+        if dist > observed:
+            more += prob
+        elif dist == observed:
+            same += prob
+    return more + same / 2
+
+
 @pytest.mark.parametrize("table", TABLES)
 def test_mcnemar_matches_independent(table):
     _, b, c, _ = table
     r = mcnemar(b, c)
     m, k = b + c, min(b, c)
+    if m <= 3000:
+        assert close(r.p_midp, float(midp_by_definition(b, c)))
     if m == 0:
-        assert (r.p_exact, r.p_midp, r.p_asymptotic, r.p_asymptotic_cc) == (1.0, 1.0, 1.0, 1.0)
+        assert (r.p_exact, r.p_asymptotic, r.p_asymptotic_cc) == (1.0, 1.0, 1.0)
         return
     # exact: scipy's binomtest (a different implementation of the two-sided test)
     assert close(r.p_exact, stats.binomtest(k, m, 0.5).pvalue)
-    # mid-p: direct pmf sum, and exact rational arithmetic for moderate m
+    # mid-p, b != c: the doubled one-sided sum; b == c: 1 - P(X = b)/2 (both from scipy's pmf)
     pmf = stats.binom.pmf(np.arange(k + 1), m, 0.5)
-    assert close(r.p_midp, min(1.0, 2 * pmf[:k].sum() + pmf[k]))
-    if m <= 3000:
-        exact_frac = (2 * sum(math.comb(m, x) for x in range(k)) + math.comb(m, k)) * Fraction(1, 2**m)
-        assert close(r.p_midp, float(min(Fraction(1), exact_frac)))
+    if b != c:
+        assert close(r.p_midp, 2 * pmf[:k].sum() + pmf[k])
+        # equals the exact p minus the point probability
+        assert close(r.p_midp, r.p_exact - stats.binom.pmf(k, m, 0.5))
+    else:
+        assert close(r.p_midp, 1 - pmf[k] / 2)
     # asymptotic: closed-form statistics
     chi2 = (b - c) ** 2 / m
     chi2_cc = max(abs(b - c) - 1, 0) ** 2 / m
     assert close(r.chi2, chi2) and close(r.chi2_cc, chi2_cc)
     assert close(r.p_asymptotic, stats.chi2.sf(chi2, 1))
     assert close(r.p_asymptotic_cc, stats.chi2.sf(chi2_cc, 1))
-    # mid-p never exceeds exact; equals exact minus the point probability when not capped
-    assert r.p_midp <= r.p_exact + 1e-15
-    if 2 * stats.binom.cdf(k, m, 0.5) < 1:
-        assert close(r.p_midp, r.p_exact - stats.binom.pmf(k, m, 0.5))
+    # mid-p lies strictly below exact: it counts only half of the observed outcome's probability
+    assert r.p_midp < r.p_exact or r.p_exact == 0.0  # (both underflow for huge |b - c|)
+
+
+@pytest.mark.parametrize(("b", "c"), [(0, 1), (1, 7), (6, 16), (25, 2), (40, 41), (3, 3), (6, 6), (50, 50)])
+def test_mcnemar_midp_is_its_definition(b, c):
+    """b != c and b == c against the definition computed by enumeration; mirrored pairs agree."""
+    assert close(mcnemar(b, c).p_midp, float(midp_by_definition(b, c)))
+    assert mcnemar(b, c).p_midp == mcnemar(c, b).p_midp
+
+
+def test_mcnemar_midp_ties_are_not_one():
+    """The values the definition (and R's contingencytables) gives when b = c: not the doubled formula's 1."""
+    assert round(mcnemar(6, 6).p_midp, 4) == 0.8872  # 1 - C(12, 6) / 2^13
+    assert close(mcnemar(6, 6).p_midp, 1 - math.comb(12, 6) / 2**13)
+    assert mcnemar(0, 0).p_midp == 0.5  # X = 0 surely: as extreme with probability 1, half counted
+    assert mcnemar(0, 0).p_exact == 1.0
 
 
 def test_mcnemar_agrees_with_statsmodels_where_defined():
@@ -90,9 +123,10 @@ def test_mcnemar_agrees_with_statsmodels_where_defined():
 
 def test_mcnemar_degenerate_and_ties():
     r = mcnemar(0, 0)
-    assert (r.p_exact, r.p_midp, r.p_asymptotic, r.p_asymptotic_cc) == (1.0, 1.0, 1.0, 1.0)
-    r = mcnemar(7, 7)  # no evidence: every variant is 1
-    assert r.p_exact == 1.0 and close(r.p_midp, 1.0) and r.p_asymptotic == 1.0 and r.p_asymptotic_cc == 1.0
+    assert (r.p_exact, r.p_midp, r.p_asymptotic, r.p_asymptotic_cc) == (1.0, 0.5, 1.0, 1.0)
+    r = mcnemar(7, 7)  # no evidence: every variant but mid-p is 1; mid-p is 1 - P(X = 7)/2
+    assert r.p_exact == 1.0 and r.p_asymptotic == 1.0 and r.p_asymptotic_cc == 1.0
+    assert close(r.p_midp, 1 - math.comb(14, 7) / 2**15)
     with pytest.raises(ValueError):
         mcnemar(-1, 2)
 
@@ -312,6 +346,45 @@ def test_bootstrap_matches_naive_item_resampling():
     naive = np.quantile(d[idx].mean(axis=1), [0.025, 0.975])
     fast = bootstrap_paired_ci(a, b, 20000, seed=1)
     assert abs(fast.low - naive[0]) < 0.006 and abs(fast.high - naive[1]) < 0.006
+
+
+def bootstrap_by_documented_seeding(b: int, c: int, n: int, n_boot: int, seed: int, alpha: float = 0.05):
+    """The documented convention, written out: stream from (seed; min, max, n), draws with the larger
+    count first, percentiles; negated for the other orientation, symmetrised when b == c."""
+    hi, lo = max(b, c), min(b, c)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(lo, hi, n)))
+    counts = rng.multinomial(n, [hi / n, lo / n, 1 - (hi + lo) / n], size=n_boot)
+    d = (counts[:, 0] - counts[:, 1]) / n
+    if b == c:
+        h = np.quantile(np.concatenate([d, -d]), 1 - alpha / 2)
+        return -h, h
+    q = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+    return (q[0], q[1]) if b > c else (-q[1], -q[0])
+
+
+def test_bootstrap_seeding_depends_on_data_and_seed_only_and_mirrors():
+    rng = np.random.default_rng(21)
+    tables = [(0, 0, 30), (5, 5, 40), (12, 3, 50), (3, 12, 50), (1, 0, 1), (0, 7, 7)]
+    tables += [(int(b), int(c), int(b + c + r)) for b, c, r in rng.integers(0, 200, size=(40, 3)) if b + c + r > 0]
+    for b, c, n in tables:
+        for seed in (0, 7):
+            fwd = bootstrap_paired_ci_from_counts(b, c, n, 500, seed=seed, alpha=0.1)
+            rev = bootstrap_paired_ci_from_counts(c, b, n, 500, seed=seed, alpha=0.1)
+            # A - B mirrors B - A exactly (low and high swapped and negated)
+            assert (rev.low, rev.high, rev.estimate) == (-fwd.high, -fwd.low, -fwd.estimate)
+            low, high = bootstrap_by_documented_seeding(b, c, n, 500, seed, alpha=0.1)
+            assert close(fwd.low, low) and close(fwd.high, high)
+            assert fwd.low <= fwd.estimate <= fwd.high
+            if b == c:
+                assert fwd.low == -fwd.high
+    # item order and which items are discordant do not matter, only the counts
+    a = np.array([1, 1, 0, 0, 1, 0, 1, 1] * 10, dtype=bool)
+    b = np.array([1, 0, 1, 0, 0, 0, 1, 1] * 10, dtype=bool)
+    perm = np.random.default_rng(3).permutation(a.size)
+    assert bootstrap_paired_ci(a, b, 800, seed=2) == bootstrap_paired_ci(a[perm], b[perm], 800, seed=2)
+    rev = bootstrap_paired_ci(b, a, 800, seed=2)
+    fwd = bootstrap_paired_ci(a, b, 800, seed=2)
+    assert (rev.low, rev.high) == (-fwd.high, -fwd.low)
 
 
 def test_bootstrap_no_discordance():

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
 import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import optimize, stats
 
 from orch_eval.stats import (
     ItemSetMismatchError,
@@ -136,6 +139,33 @@ def test_bootstrap_reproducible_across_calls():
         r3.comparisons[0].bootstrap_high != r1.comparisons[0].bootstrap_high
 
 
+def test_bootstrap_interval_depends_on_data_and_seed_not_names():
+    """Two identical tables under different names get one interval; swapping a pair mirrors it."""
+    ids = list(range(600))
+    a = {i: i % 3 != 0 for i in ids}
+    b = {i: i % 4 != 0 for i in ids}
+    first = compare(PairedOutcomes.from_dict({"alpha": a, "beta": b}), seed=9, alpha=0.1).comparisons[0]
+    renamed = compare(PairedOutcomes.from_dict({"x/model-1": a, "y": b}), seed=9, alpha=0.1).comparisons[0]
+    assert (renamed.bootstrap_low, renamed.bootstrap_high) == (first.bootstrap_low, first.bootstrap_high)
+    swapped = compare(PairedOutcomes.from_dict({"beta": b, "alpha": a}), seed=9, alpha=0.1).comparisons[0]
+    assert (swapped.system_a, swapped.diff) == ("beta", -first.diff)
+    assert (swapped.bootstrap_low, swapped.bootstrap_high) == (-first.bootstrap_high, -first.bootstrap_low)
+    # in one report: two pairs with the same counts (C - R and D - R identical) share the interval
+    po = PairedOutcomes.from_dict({"R": b, "C": a, "D": dict(a)})
+    rep = compare(po, reference="R", seed=9)
+    (c1, c2) = rep.comparisons
+    assert (c1.b, c1.c) == (c2.b, c2.c)
+    assert (c1.bootstrap_low, c1.bootstrap_high) == (c2.bootstrap_low, c2.bootstrap_high)
+    # and the declared seed is what changes it
+    other = compare(po, reference="R", seed=10).comparisons[0]
+    assert (other.bootstrap_low, other.bootstrap_high) != (c1.bootstrap_low, c1.bootstrap_high)
+    # the interval is the counts-only bootstrap with the declared seed
+    from orch_eval.stats import bootstrap_paired_ci_from_counts
+
+    direct = bootstrap_paired_ci_from_counts(c1.b, c1.c, c1.n, 2000, seed=9)
+    assert (direct.low, direct.high) == (c1.bootstrap_low, c1.bootstrap_high)
+
+
 @pytest.mark.parametrize(
     "systems",
     [
@@ -153,7 +183,8 @@ def test_edge_cases(systems):
         assert c.tango_low <= c.diff <= c.tango_high
     if len(systems) >= 3:
         assert rep.cochran.pvalue == 1.0
-        assert all(c.p_midp == 1.0 and np.isnan(c.mde) for c in rep.comparisons)
+        # b + c = 0: exact p is 1, mid-p is 0.5 by its definition (half the probability of X = 0)
+        assert all(c.p_exact == 1.0 and c.p_midp == 0.5 and np.isnan(c.mde) for c in rep.comparisons)
     json.loads(rep.to_json())  # nan -> null, strictly valid JSON
     assert "n/a" in rep.to_markdown() or len(systems) == 2
 
@@ -186,6 +217,42 @@ def test_markdown_and_latex():
     assert "cost_total" not in plain.to_csv("systems")
 
 
+def wilson_by_formula(k: int, n: int, alpha: float) -> tuple[float, float]:
+    z = stats.norm.isf(alpha / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def mde_by_root(b: int, c: int, n: int, alpha: float) -> float:
+    """Connor's equation sqrt(n) d = z_{1-alpha/2} sqrt(psi) + z_0.8 sqrt(psi - d^2), solved numerically."""
+    psi = (b + c) / n
+    za, zb = stats.norm.isf(alpha / 2), stats.norm.ppf(0.8)
+    return optimize.brentq(lambda d: math.sqrt(n) * d - za * math.sqrt(psi) - zb * math.sqrt(psi - d * d),
+                           za * math.sqrt(psi / n), psi, xtol=1e-15)
+
+
+@pytest.mark.parametrize(("alpha", "level"), [(0.05, "95%"), (0.10, "90%"), (0.005, "99.5%"), (0.2, "80%")])
+def test_levels_in_labels_and_mde_follow_alpha(alpha, level):
+    """Every interval header names the level computed, and the intervals and MDE are computed at it."""
+    from orch_eval.stats import level_label
+
+    assert level_label(alpha) == level
+    po = synthetic()
+    rep = compare(po, reference="sys_0", alpha=alpha, bootstrap=200)
+    md = rep.to_markdown()
+    labels = re.findall(r"(\w+) (\S+) CI", md)
+    assert {name for name, _ in labels} == {"Wilson", "clustered", "Newcombe", "Tango", "bootstrap"}
+    assert {lvl for _, lvl in labels} == {level}
+    assert f"two-sided {level} intervals" in md and f"80% power at two-sided alpha = {alpha}" in md
+    for s in rep.systems:
+        low, high = wilson_by_formula(s.correct, s.n, alpha)
+        assert abs(s.wilson_low - low) < 1e-12 and abs(s.wilson_high - high) < 1e-12
+    for c in rep.comparisons:
+        assert abs(c.mde - mde_by_root(c.b, c.c, c.n, alpha)) < 1e-10
+
+
 def test_plots(tmp_path):
     pytest.importorskip("matplotlib")
     from orch_eval.stats.plots import plot_accuracy, plot_accuracy_vs_cost, plot_pvalue_heatmap
@@ -202,6 +269,23 @@ def test_plots(tmp_path):
         assert plot_accuracy_vs_cost(all_rep, tmp_path / "none.png") is None
     assert any("no cost data" in str(w.message) for w in caught)
     assert not (tmp_path / "none.png").exists()
+
+
+def test_plot_labels_name_the_level_computed(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from orch_eval.stats.plots import plot_accuracy, plot_accuracy_vs_cost
+
+    monkeypatch.setattr(plt, "close", lambda fig: None)  # keep the figures to read their labels
+    rep = compare(synthetic(cost=True), reference="sys_0", alpha=0.1, bootstrap=0)
+    plot_accuracy(rep, tmp_path / "acc.png")
+    legend = [t.get_text() for t in plt.gcf().axes[0].get_legend().get_texts()]
+    assert legend == ["Wilson 90% CI", "clustered 90% CI (7 clusters)"]
+    plot_accuracy_vs_cost(rep, tmp_path / "cost.png")
+    assert plt.gcf().axes[0].get_ylabel() == "accuracy (Wilson 90% CI)"
+    monkeypatch.undo()
+    plt.close("all")
 
 
 def test_speed_14000_items_10_systems():

@@ -61,7 +61,8 @@ def _load_benchmark(plan: "Plan", logs: dict[tuple[str, str], str], bench: str) 
                 if src is None:
                     notes.append(f"{t.name}: could not be derived from {s.name}'s Decisions")
                     continue
-                systems[t.name] = SystemData(t.name, src.kind, src.correct, src.source, src.cost, src.latency)
+                systems[t.name] = SystemData(t.name, src.kind, src.correct, src.source, src.cost, src.latency,
+                                             unscored=src.unscored, files=src.files)
             if log.oracle is not None:
                 oracles[f"oracle ({s.name})"] = SystemData(
                     f"oracle ({s.name})", "oracle", log.oracle.correct, log.oracle.source

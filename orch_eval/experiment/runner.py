@@ -96,6 +96,8 @@ def find_logs(plan: Plan) -> dict[tuple[str, str], str]:
     (an Inspect ``.eval`` file, or an lm-eval samples file for lm-eval benchmarks)."""
     from inspect_ai.log import list_eval_logs, read_eval_log
 
+    from orch_eval.stats.loaders import inspect_sample_ids
+
     lm = {
         (s.name, b.short): path
         for s in plan.runnable
@@ -118,7 +120,10 @@ def find_logs(plan: Plan) -> dict[tuple[str, str], str]:
         key = (meta.get("solver_digest"), meta.get("benchmark"))
         if key not in want:
             continue
-        ids = [str(i) for i in (h.eval.dataset.sample_ids or [])]
+        try:
+            ids = inspect_sample_ids(info.name, h)
+        except Exception:  # noqa: BLE001 - samples that cannot be listed: not a finished log
+            continue
         if sorted(ids) != sorted(items[key[1]]):
             continue
         system = want[key]

@@ -49,7 +49,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-derived", action="store_true", help="do not derive agent/majority/oracle systems from Decisions")
     p.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples per pair (0: off)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed")
-    p.add_argument("--alpha", type=float, default=0.05, help="level of intervals and marks (default 0.05)")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="two-sided level of intervals, marks and the MDE (default 0.05: 95%% intervals)")
     p.set_defaults(func=run)
     return p
 
@@ -81,7 +82,7 @@ def build_report(args: argparse.Namespace) -> dict[str, Any]:
             raise LogLoadError(f"reference {reference!r} is not among the selected systems {names}")
     if len(names) < 2:
         raise LogLoadError(f"need at least two systems to compare, got {names}")
-    po = loaded.outcomes(names, intersect=args.intersect, derived=derived)
+    po = loaded.outcomes(names, intersect=args.intersect, derived=derived, intersect_hint="--intersect")
     report = compare(
         po,
         reference=reference,
@@ -148,14 +149,14 @@ def _no_reference_note(report: Any) -> str | None:
     return None
 
 
-def _oracle_md(oracles: list[dict[str, Any]]) -> list[str]:
+def _oracle_md(oracles: list[dict[str, Any]], level: str) -> list[str]:
     if not oracles:
         return []
     lines = ["## Upper bound (not a system)", ""]
     for o in oracles:
         lines.append(
             f"* **{o['name']}**: some consulted agent was right on {o['correct']}/{o['n']} items = "
-            f"{o['accuracy']:.4f} [{o['wilson_low']:.4f}, {o['wilson_high']:.4f}]"
+            f"{o['accuracy']:.4f}, Wilson {level} CI [{o['wilson_low']:.4f}, {o['wilson_high']:.4f}]"
             + (
                 f"; {o['independent_agents']:.4f} expected if the {o['agents']} agents erred independently"
                 if o["independent_agents"] is not None
@@ -179,7 +180,7 @@ def render_markdown(built: dict[str, Any]) -> str:
     if note:
         text.insert(3, note)
     lines = text + [""]
-    lines += _oracle_md(built["oracles"])
+    lines += _oracle_md(built["oracles"], report.level)
     if built["diagnostics"]:
         for d in built["diagnostics"]:
             lines.append(d.to_markdown())

@@ -23,6 +23,7 @@ from statsmodels.stats.proportion import proportion_confint
 __all__ = [
     "Interval",
     "bootstrap_paired_ci",
+    "level_label",
     "newcombe_paired_ci",
     "paired_table",
     "tango_paired_ci",
@@ -47,6 +48,14 @@ def z_value(alpha: float) -> float:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     return float(stats.norm.isf(alpha / 2.0))
+
+
+def level_label(alpha: float) -> str:
+    """The confidence level ``1 - alpha`` as a percentage without spurious decimals:
+    ``0.05 -> "95%"``, ``0.10 -> "90%"``, ``0.005 -> "99.5%"``."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    return f"{round(100.0 * (1.0 - alpha), 8):.10g}%"
 
 
 def paired_table(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int]:
@@ -193,10 +202,27 @@ def bootstrap_paired_ci(
     ``{+1, -1, 0}``; those counts are exactly ``Multinomial(n; b/n, c/n, 1-(b+c)/n)``.
     We draw them directly (O(n_boot) instead of O(n_boot * n)), which is the same
     bootstrap distribution, vectorised. Percentiles use numpy's default linear
-    interpolation. Reproducible for a given ``seed``.
+    interpolation.
+
+    The interval depends only on the table and ``seed`` (see
+    :func:`bootstrap_paired_ci_from_counts`): the same counts give the same interval
+    whatever the systems are called, and swapping ``a`` and ``b`` gives exactly the
+    negated interval.
     """
     _, bb, cc, _ = paired_table(a, b)
     return bootstrap_paired_ci_from_counts(bb, cc, int(np.asarray(a).size), n_boot, seed, alpha)
+
+
+def _table_stream(
+    seed: int | Sequence[int] | np.random.SeedSequence, low: int, high: int, n: int
+) -> np.random.Generator:
+    """The random stream of one table: the declared ``seed`` as entropy, the unordered
+    discordant counts ``(min(b, c), max(b, c), n)`` as the spawn key."""
+    key = (int(low), int(high), int(n))
+    if isinstance(seed, np.random.SeedSequence):
+        return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, *key)))
+    entropy = int(seed) if isinstance(seed, (int, np.integer)) else [int(v) for v in seed]
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key))
 
 
 def bootstrap_paired_ci_from_counts(
@@ -207,14 +233,33 @@ def bootstrap_paired_ci_from_counts(
     seed: int | Sequence[int] | np.random.SeedSequence = 0,
     alpha: float = 0.05,
 ) -> Interval:
-    """:func:`bootstrap_paired_ci` from the discordant counts ``b``, ``c`` and ``n``."""
+    """:func:`bootstrap_paired_ci` from the discordant counts ``b``, ``c`` and ``n``.
+
+    Seeding makes the interval a function of the data and the declared seed only:
+
+    * the random stream comes from ``seed`` and the unordered table ``(min(b, c), max(b, c), n)``,
+      never from system names, so two pairs with the same counts get the same interval;
+    * the draws are made in one canonical orientation (the larger count first), and the
+      interval of the other orientation is its exact negation, so ``A - B`` mirrors ``B - A``;
+    * when ``b == c`` both orientations are canonical and the bootstrap distribution is
+      symmetric about 0, so the draws are symmetrised (each resample also counted with the
+      sign flipped) and the interval is ``[-h, h]``.
+    """
     if n <= 0 or b < 0 or c < 0 or b + c > n:
         raise ValueError(f"invalid counts b={b}, c={c}, n={n}")
     if n_boot < 1:
         raise ValueError("n_boot must be >= 1")
-    rng = np.random.default_rng(seed)
-    pb, pc = b / n, c / n
-    draws = rng.multinomial(n, [pb, pc, max(0.0, 1.0 - pb - pc)], size=n_boot)
-    diffs = (draws[:, 0] - draws[:, 1]) / n
-    low, high = np.quantile(diffs, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return Interval((b - c) / n, float(low), float(high), "bootstrap", alpha)
+    hi, lo = max(b, c), min(b, c)
+    rng = _table_stream(seed, lo, hi, n)
+    p_hi, p_lo = hi / n, lo / n
+    draws = rng.multinomial(n, [p_hi, p_lo, max(0.0, 1.0 - p_hi - p_lo)], size=n_boot)
+    diffs = (draws[:, 0] - draws[:, 1]) / n  # canonical orientation: (hi - lo) / n
+    if hi == lo:
+        high = float(np.quantile(np.concatenate([diffs, -diffs]), 1.0 - alpha / 2.0))
+        low = 0.0 - high
+    else:
+        q_low, q_high = np.quantile(diffs, [alpha / 2.0, 1.0 - alpha / 2.0])
+        low, high = float(q_low), float(q_high)
+        if b < c:  # the reversed orientation: negate and swap
+            low, high = 0.0 - high, 0.0 - low
+    return Interval((b - c) / n, low, high, "bootstrap", alpha)

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from orch_eval.core.decision import Decision
-from orch_eval.stats.outcomes import PairedOutcomes
+from orch_eval.stats.outcomes import ItemSetMismatchError, PairedOutcomes
 
 __all__ = [
     "LoadedLog",
@@ -41,6 +41,7 @@ __all__ = [
     "LogLoadError",
     "SystemData",
     "expand_paths",
+    "inspect_sample_ids",
     "load_inspect_log",
     "load_lm_eval_samples",
     "load_logs",
@@ -52,6 +53,7 @@ CLUSTER_KEYS = ("subject", "category")
 LM_EVAL_METRICS = ("exact_match", "acc")
 _SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
 _CORRECT_VALUES = {"C": True, "I": False, "N": False}
+_EXCLUDED_FIELDS = {"events", "messages", "attachments"}
 
 SystemKind = Literal["log", "agent", "majority", "oracle"]
 
@@ -78,10 +80,33 @@ class SystemData:
     source: str
     cost: dict[str, float] | None = None
     latency: dict[str, float] | None = None
+    unscored: dict[str, str] = field(default_factory=dict)
+    """Items whose sample the harness did not score (left out of ``correct``) -> why:
+    ``"error"`` (an error sample) or ``"no score"`` (the scorer gave none)."""
+    files: list[str] = field(default_factory=list)
+    """The files read, when ``source`` stands for several (an lm-eval run's folder)."""
 
     @property
     def derived(self) -> bool:
         return self.kind != "log"
+
+    @property
+    def source_files(self) -> list[str]:
+        """The file(s) this system was read from."""
+        return list(self.files) or [self.source]
+
+    def unscored_note(self) -> str | None:
+        """``"3 samples in FILE have no score (unscored: ...), e.g. [...]"``, or ``None``."""
+        if not self.unscored:
+            return None
+        errors = sum(1 for why in self.unscored.values() if why == "error")
+        parts = [f"{errors} error samples"] if errors else []
+        if len(self.unscored) > errors:
+            parts.append(f"{len(self.unscored) - errors} never scored")
+        return (
+            f"{len(self.unscored)} samples in {', '.join(self.source_files)} have no score "
+            f"(unscored: {', '.join(parts)}), e.g. {sorted(self.unscored)[:5]}"
+        )
 
 
 @dataclass
@@ -147,11 +172,29 @@ class LoadedSystems:
         return [n for n, s in self.systems.items() if derived or not s.derived]
 
     def outcomes(
-        self, names: Sequence[str] | None = None, intersect: bool = False, derived: bool = True
+        self,
+        names: Sequence[str] | None = None,
+        intersect: bool = False,
+        derived: bool = True,
+        intersect_hint: str = "intersect=True",
     ) -> PairedOutcomes:
         """The selected systems as :class:`PairedOutcomes` (clusters, cost and latency when
-        every selected item has them). Raises ``ItemSetMismatchError`` for different item
-        sets unless ``intersect``."""
+        every selected item has them).
+
+        Raises ``ItemSetMismatchError`` for different item sets unless ``intersect``; its
+        message names each system's source file(s), the samples a harness left unscored,
+        and ``intersect_hint`` as the way to keep only the common items (a command line
+        passes its own flag, ``"--intersect"``).
+        """
+        try:
+            return self._outcomes(names, intersect, derived)
+        except ItemSetMismatchError as ex:
+            chosen = list(ex.items)
+            sources = {n: self.systems[n].source_files for n in chosen}
+            notes = {n: [note] for n in chosen if (note := self.systems[n].unscored_note()) is not None}
+            raise ex.with_context(hint=intersect_hint, sources=sources, notes=notes) from None
+
+    def _outcomes(self, names: Sequence[str] | None, intersect: bool, derived: bool) -> PairedOutcomes:
         chosen = self.select(names, derived)
         if not chosen:
             raise LogLoadError("no system selected")
@@ -186,9 +229,9 @@ class LoadedSystems:
             latency = None if latency is None else {n: {i: v[i] for i in items} for n, v in latency.items()}
         try:
             return PairedOutcomes.from_dict(systems, clusters=clusters, intersect=intersect, cost=cost, latency=latency)
-        except ValueError as ex:
-            if type(ex).__name__ == "ItemSetMismatchError":
-                raise
+        except ItemSetMismatchError:
+            raise
+        except ValueError:
             # cost/latency gaps are not worth failing the comparison for
             return PairedOutcomes.from_dict(systems, clusters=clusters, intersect=intersect)
 
@@ -331,6 +374,21 @@ def _usable_decisions(
     return decisions
 
 
+def inspect_sample_ids(location: str | Path, header: Any | None = None) -> list[str]:
+    """The ids of the samples an Inspect log was run on, as strings: the header's
+    ``eval.dataset.sample_ids`` (dataset order), or -- for a valid log written without that
+    list -- the distinct ids of its samples (the order they are stored in). ``header`` is the
+    log's header when already read."""
+    from inspect_ai.log import read_eval_log, read_eval_log_sample_summaries
+
+    if header is None:
+        header = read_eval_log(str(location), header_only=True)
+    ids = header.eval.dataset.sample_ids
+    if ids is None:
+        ids = [s.id for s in read_eval_log_sample_summaries(str(location))]
+    return [str(i) for i in dict.fromkeys(ids)]
+
+
 def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = True) -> LoadedLog:
     """Read one Inspect log (see the module docstring)."""
     from inspect_ai.log import read_eval_log, read_eval_log_samples
@@ -355,10 +413,14 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
         warnings.append(f"{p}: log status is {header.status!r}, not 'success': loading the completed samples only")
     samples = []
     try:
-        for s in read_eval_log_samples(
-            str(p), all_samples_required=False, exclude_fields={"events", "messages", "attachments"}
-        ):
-            samples.append(s)
+        if header.eval.dataset.sample_ids is None:
+            # a valid log without the id list (written by write_eval_log from an EvalLog that
+            # lacks it, or converted): Inspect's sample iterator needs the list, so read the
+            # samples from the log itself
+            samples = list(read_eval_log(str(p), exclude_fields=_EXCLUDED_FIELDS).samples or [])
+        else:
+            for s in read_eval_log_samples(str(p), all_samples_required=False, exclude_fields=_EXCLUDED_FIELDS):
+                samples.append(s)
     except (zipfile.BadZipFile, EOFError, json.JSONDecodeError, KeyError, OSError) as ex:
         raise LogLoadError(
             f"{p}: samples could not be read (truncated or corrupt? {type(ex).__name__}: {ex})"
@@ -377,13 +439,13 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
     decisions: dict[str, Decision] = {}
     usage_cost: dict[str, float] = {}
     times: dict[str, float] = {}
-    unscored = 0
+    unscored: dict[str, str] = {}
     for s in samples:
         item = f"{s.id}#{s.epoch}" if multi_epoch else str(s.id)
-        if item in correct:
+        if item in correct or item in unscored:
             raise LogLoadError(f"{p}: sample id {item!r} appears twice")
         if s.error is not None or not s.scores:
-            unscored += 1
+            unscored[item] = "error" if s.error is not None else "no score"
             continue
         score = next(iter(s.scores.values()))
         correct[item] = _score_correct(score.value, p, s.id)
@@ -409,7 +471,10 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
         of = f" of {total}" if total else ""
         warnings.append(f"{p}: loaded {len(correct)} completed samples{of}")
     if unscored:
-        warnings.append(f"{p}: {unscored} samples have an error or no score and are left out")
+        warnings.append(
+            f"{p}: {len(unscored)} samples have an error or no score (unscored) and are left out, "
+            f"e.g. {sorted(unscored)[:5]}"
+        )
     if multi_epoch:
         warnings.append(
             f"{p}: several epochs: items are (sample id, epoch) pairs; epochs of one sample are not "
@@ -442,12 +507,14 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
     else:
         cost = usage_cost if len(usage_cost) == len(correct) else None
         latency = times if len(times) == len(correct) else None
-    system = SystemData(name, "log", correct, str(p), cost, latency)
+    system = SystemData(name, "log", correct, str(p), cost, latency, unscored=unscored)
     derived_systems: list[SystemData] = []
     oracle = None
     if decisions and derived:
         derived_systems, oracle, notes = _derive(name, decisions, str(p), main_is_majority=solver == "vote")
         warnings += notes
+        for d in derived_systems:  # the Decisions of unscored samples are not read either
+            d.unscored = dict(unscored)
     return LoadedLog(
         path=p,
         harness="inspect",
@@ -650,10 +717,11 @@ def expand_paths(paths: Iterable[str | Path]) -> list[list[Path]]:
 def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
     """Tasks of one lm-eval run (same folder, same system) as one system."""
     first = logs[0]
+    files = [str(lg.path) for lg in logs]
     merged = LoadedLog(
         path=first.path.parent,
         harness="lm_eval",
-        system=SystemData(first.name, "log", {}, str(first.path.parent), {}, {}),
+        system=SystemData(first.name, "log", {}, str(first.path.parent), {}, {}, files=files),
         filter=",".join(dict.fromkeys(str(lg.filter) for lg in logs)),
         label=first.label,
     )
@@ -682,7 +750,7 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
                     setattr(derived[d.name], attr, None if a is None or b is None else {**a, **b})
             else:
                 derived[d.name] = SystemData(d.name, d.kind, dict(d.correct), str(first.path.parent),
-                                             dict(d.cost or {}), dict(d.latency or {}))
+                                             dict(d.cost or {}), dict(d.latency or {}), files=files)
         if log.oracle is not None:
             if oracle is None:
                 oracle = SystemData("oracle", "oracle", {}, str(first.path.parent))

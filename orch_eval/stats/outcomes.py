@@ -29,7 +29,77 @@ _MAX_EXAMPLES = 5
 
 
 class ItemSetMismatchError(ValueError):
-    """Systems were scored on different item sets (the comparison would not be paired)."""
+    """Systems were scored on different item sets (the comparison would not be paired).
+
+    The error keeps what it reports: ``items`` (system -> its item ids, in system order),
+    ``hint`` (how to keep only the common items, e.g. ``"intersect=True"`` from Python or
+    ``"--intersect"`` on a command line), ``sources`` (system -> the file(s) it was read
+    from) and ``notes`` (system -> extra facts, e.g. unscored samples). The message has one
+    header line and one line per system; :meth:`with_context` gives the same error with
+    another hint, sources or notes.
+    """
+
+    def __init__(
+        self,
+        items: Mapping[str, set],
+        hint: str = "intersect=True",
+        sources: Mapping[str, Sequence[str]] | None = None,
+        notes: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.items = {s: set(v) for s, v in items.items()}
+        self.hint = hint
+        self.sources = {s: list(v) for s, v in (sources or {}).items()}
+        self.notes = {s: list(v) for s, v in (notes or {}).items()}
+        super().__init__(self._message())
+
+    def __reduce__(self) -> tuple:  # picklable despite the keyword-rich constructor
+        return (type(self), (self.items, self.hint, self.sources, self.notes))
+
+    @property
+    def union(self) -> set:
+        return set().union(*self.items.values())
+
+    @property
+    def common(self) -> set:
+        return set.intersection(*self.items.values()) if self.items else set()
+
+    def missing(self, system: str) -> set:
+        """The items some other system has and ``system`` lacks."""
+        return self.union - self.items[system]
+
+    def with_context(
+        self,
+        hint: str | None = None,
+        sources: Mapping[str, Sequence[str]] | None = None,
+        notes: Mapping[str, Sequence[str]] | None = None,
+    ) -> ItemSetMismatchError:
+        """The same mismatch, described with another hint / the systems' files / notes."""
+        return ItemSetMismatchError(
+            self.items,
+            hint if hint is not None else self.hint,
+            sources if sources is not None else self.sources,
+            notes if notes is not None else self.notes,
+        )
+
+    def _message(self) -> str:
+        union, common = self.union, self.common
+        remedy = (
+            f"pass {self.hint} to keep only the common items"
+            if common
+            else "the systems have no item in common, so there is nothing to compare"
+        )
+        lines = [
+            f"systems were scored on different item sets: {len(union)} distinct items in "
+            f"total, {len(common)} common to all {len(self.items)} systems ({remedy})"
+        ]
+        for s, have in self.items.items():
+            missing = union - have
+            if not missing and not self.sources and not self.notes.get(s):
+                continue
+            where = f" ({', '.join(self.sources[s])})" if self.sources.get(s) else ""
+            lacks = f"missing {len(missing)}, e.g. {_examples(missing)}" if missing else "missing none"
+            lines.append("; ".join([f"  {s!r}{where}: has {len(have)} items, {lacks}", *self.notes.get(s, [])]))
+        return "\n".join(lines)
 
 
 class MissingClusterError(ValueError):
@@ -145,24 +215,12 @@ class PairedOutcomes:
         first = systems[names[0]]
         if len(common) != len(union):
             if not intersect:
-                lines = [
-                    f"systems were scored on different item sets: {len(union)} distinct items in "
-                    f"total, {len(common)} common to all {len(names)} systems "
-                    "(pass intersect=True to keep only the common items)"
-                ]
-                for s in names:
-                    missing = union - key_sets[s]
-                    if missing:
-                        lines.append(
-                            f"  {s!r}: has {len(key_sets[s])} items, missing {len(missing)}, "
-                            f"e.g. {_examples(missing)}"
-                        )
-                raise ItemSetMismatchError("\n".join(lines))
+                raise ItemSetMismatchError(key_sets)
             item_ids = tuple(i for i in first if i in common)
         else:
             item_ids = tuple(first)
         if not item_ids:
-            raise ItemSetMismatchError("the systems have no item in common")
+            raise ItemSetMismatchError(key_sets)
 
         correct = {s: _as_correctness([systems[s][i] for i in item_ids], s) for s in names}
 

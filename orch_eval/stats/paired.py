@@ -69,31 +69,46 @@ def _check_counts(b: int, c: int) -> tuple[int, int]:
     return int(b), int(c)
 
 
+def _midp(b: int, c: int) -> float:
+    """Two-sided mid-p of ``X ~ Bin(b+c, 1/2)`` at the observed ``b`` (see :func:`mcnemar`)."""
+    m, k = b + c, min(b, c)
+    point = float(stats.binom.pmf(k, m, 0.5))
+    if b == c:
+        # the observed value is the centre: P(more extreme) = 1 - P(X = k), P(as extreme) = P(X = k)
+        return 1.0 - 0.5 * point
+    # X = k and X = m - k are as extreme (each with probability `point`), X < k or X > m - k more
+    return 2.0 * float(stats.binom.cdf(k - 1, m, 0.5)) + point
+
+
 def mcnemar(b: int, c: int) -> McNemarResult:
     """McNemar's test from discordant counts, in four variants.
 
     * exact: conditional binomial test, ``min(1, 2 P(X <= min(b,c)))``, ``X ~ Bin(b+c, 1/2)``
       (statsmodels ``mcnemar(exact=True)``).
-    * mid-p: ``2 P(X < min(b,c)) + P(X = min(b,c))``, capped at 1 (Fagerland, Lydersen &
-      Laake 2013). Computed here; statsmodels has no mid-p.
+    * mid-p: ``P(X more extreme than observed) + 1/2 P(X as extreme as observed)``, where
+      extremeness is ``|X - (b+c)/2|`` (Fagerland, Lydersen & Laake 2013; their R package
+      ``contingencytables`` computes the same). For ``b != c`` this is
+      ``2 P(X < min(b,c)) + P(X = min(b,c))`` (the exact p minus the point probability); for
+      ``b == c`` the observed value is the centre itself, nothing is more extreme than
+      "as extreme", and it is ``1 - P(X = b)/2`` (``b = c = 6``: 0.8872). Computed here;
+      statsmodels has no mid-p.
     * asymptotic: ``chi2.sf((b-c)^2/(b+c), 1)`` (statsmodels ``exact=False, correction=False``).
     * asymptotic_cc: Edwards' continuity correction ``(|b-c|-1)^2/(b+c)`` with ``|b-c|-1``
       floored at 0. statsmodels (and R's ``mcnemar.test``) do not floor, which turns
       ``b == c`` (no evidence at all) into a statistic ``1/(b+c) > 0``; we floor so that
       case gives p = 1 like the exact test.
 
-    With ``b + c == 0`` there is no information: every p-value is 1.0 and both statistics
-    are 0 (statsmodels would divide by zero there).
+    With ``b + c == 0`` there is no information: the exact and asymptotic p-values are 1.0
+    and both statistics are 0 (statsmodels would divide by zero there); the mid-p value is
+    0.5 by its definition (``X = 0`` surely, so ``P(as extreme) = 1`` and half of it counts).
     """
     b, c = _check_counts(b, c)
     m = b + c
     if m == 0:
-        return McNemarResult(b, c, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0)
-    k = min(b, c)
+        return McNemarResult(b, c, 1.0, _midp(b, c), 0.0, 1.0, 0.0, 1.0)
     table = np.array([[0, b], [c, 0]])
     p_exact = float(_sm_mcnemar(table, exact=True).pvalue)
-    # mid-p: 2 P(X <= k-1) + P(X = k); when b == c this equals 1 exactly in theory.
-    p_midp = min(1.0, 2.0 * float(stats.binom.cdf(k - 1, m, 0.5)) + float(stats.binom.pmf(k, m, 0.5)))
+    p_midp = _midp(b, c)
     sm_asym = _sm_mcnemar(table, exact=False, correction=False)
     chi2, p_asym = float(sm_asym.statistic), float(sm_asym.pvalue)
     diff_cc = max(abs(b - c) - 1, 0)

@@ -32,12 +32,12 @@ def plot_accuracy(report: Report, path: str | Path) -> Path:
     hi = np.array([s.wilson_high for s in report.systems])
     y = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.5))
-    ax.errorbar(acc, y, xerr=[acc - lo, hi - acc], fmt="o", capsize=3, label="Wilson 95% CI")
+    ax.errorbar(acc, y, xerr=[acc - lo, hi - acc], fmt="o", capsize=3, label=f"Wilson {report.level} CI")
     if report.n_clusters is not None:
         clo = np.array([s.clustered_low for s in report.systems], dtype=float)
         chi = np.array([s.clustered_high for s in report.systems], dtype=float)
         ax.errorbar(acc, y + 0.2, xerr=[acc - clo, chi - acc], fmt="none", capsize=2,
-                    ecolor="tab:orange", label=f"clustered CI ({report.n_clusters} clusters)")
+                    ecolor="tab:orange", label=f"clustered {report.level} CI ({report.n_clusters} clusters)")
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set_xlabel(f"accuracy (n = {report.n_items})")
@@ -64,7 +64,7 @@ def plot_accuracy_vs_cost(report: Report, path: str | Path) -> Path | None:
         ax.annotate(s.system, (s.cost_total, s.accuracy), textcoords="offset points", xytext=(5, 5),
                     fontsize="small")
     ax.set_xlabel("total cost")
-    ax.set_ylabel("accuracy (Wilson 95% CI)")
+    ax.set_ylabel(f"accuracy (Wilson {report.level} CI)")
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out)

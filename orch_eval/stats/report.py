@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import zlib
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ import pandas as pd
 from orch_eval.stats.clustered import clustered_mean
 from orch_eval.stats.intervals import (
     bootstrap_paired_ci_from_counts,
+    level_label,
     newcombe_paired_ci,
     tango_paired_ci,
     wilson_interval,
@@ -146,6 +146,11 @@ class Report:
     comparisons: tuple[Comparison, ...]
     cochran: CochranQResult | None
 
+    @property
+    def level(self) -> str:
+        """The two-sided confidence level of every interval, as a label (``"95%"``)."""
+        return level_label(self.alpha)
+
     # ------------------------------------------------------------- tables
     def systems_frame(self) -> pd.DataFrame:
         """One row per system; cost/latency columns only when some system has them."""
@@ -195,7 +200,9 @@ class Report:
         """Human-readable summary: systems table, comparisons table, omnibus test, notes."""
         lines: list[str] = ["# Paired comparison report", ""]
         cl = f", {self.n_clusters} clusters" if self.n_clusters is not None else ""
-        lines.append(f"{self.n_items} paired items{cl}; alpha = {self.alpha}.")
+        lines.append(
+            f"{self.n_items} paired items{cl}; alpha = {self.alpha} (two-sided {self.level} intervals)."
+        )
         if self.reference is not None:
             lines.append(f"Reference system (declared by the caller): **{self.reference}**.")
         lines.append(
@@ -206,9 +213,10 @@ class Report:
         has_cost = any(s.cost_total is not None for s in self.systems)
         has_lat = any(s.latency_mean is not None for s in self.systems)
         clustered = self.n_clusters is not None
-        header = ["system", "n", "accuracy", "Wilson 95% CI"]
+        level = self.level
+        header = ["system", "n", "accuracy", f"Wilson {level} CI"]
         if clustered:
-            header += ["clustered SE", "clustered CI"]
+            header += ["clustered SE", f"clustered {level} CI"]
         if has_cost:
             header += ["cost total", "cost/item"]
         if has_lat:
@@ -225,11 +233,11 @@ class Report:
             rows.append(row)
         lines += ["## Systems", "", _md_table(header, rows), ""]
         if self.comparisons:
-            header = ["A", "B", "b", "c", "diff", "Newcombe CI", "Tango CI"]
+            header = ["A", "B", "b", "c", "diff", f"Newcombe {level} CI", f"Tango {level} CI"]
             if self.bootstrap:
-                header.append("bootstrap CI")
+                header.append(f"bootstrap {level} CI")
             if clustered:
-                header.append("clustered CI")
+                header.append(f"clustered {level} CI")
             header += ["p exact", "p mid-p", "p asym", "p asym cc", f"p adj ({self.test})", "", "MDE"]
             rows = []
             for c in self.comparisons:
@@ -259,8 +267,8 @@ class Report:
             lines += ["## Comparisons", "", _md_table(header, rows), ""]
             lines.append(
                 f"`*`: adjusted p < {self.alpha}. b = items only A got right, c = only B. "
-                "MDE: smallest |diff| detectable with 80% power at this discordance "
-                "(n/a: none detectable)."
+                f"MDE: smallest |diff| detectable with 80% power at two-sided alpha = {self.alpha} "
+                "at this discordance (n/a: none detectable)."
             )
             lines.append("")
         if self.cochran is not None:
@@ -282,10 +290,6 @@ def _pair_list(systems: tuple[str, ...], reference: str | None, pairs: Pairs) ->
         # keep "other - reference" orientation when a reference is declared
         out.append((b, a) if a == reference else (a, b))
     return out
-
-
-def _pair_seed(seed: int, a: str, b: str) -> np.random.SeedSequence:
-    return np.random.SeedSequence([int(seed), zlib.crc32(a.encode()), zlib.crc32(b.encode())])
 
 
 def compare(
@@ -311,8 +315,11 @@ def compare(
             ``"exact"``, ``"asymptotic"``, ``"asymptotic_cc"``. All four are reported.
         pairs: ``"reference"`` or ``"all"``.
         bootstrap: bootstrap resamples per comparison (0 disables the bootstrap interval).
-        seed: bootstrap seed; each pair gets its own stream derived from (seed, names).
-        alpha: two-sided level of every interval and of the ``*`` mark.
+        seed: bootstrap seed. Each pair's stream is derived from (seed, its unordered discordant
+            counts), never from the names: equal tables get equal intervals, and the interval of
+            ``B - A`` is exactly the negated interval of ``A - B``
+            (:func:`~orch_eval.stats.intervals.bootstrap_paired_ci_from_counts`).
+        alpha: two-sided level of every interval, of the ``*`` mark and of the MDE.
     """
     if test not in _TESTS:
         raise ValueError(f"test must be one of {_TESTS}, got {test!r}")
@@ -368,7 +375,7 @@ def compare(
         newc = newcombe_paired_ci(both, b, c, neither, alpha)
         tango = tango_paired_ci(both, b, c, neither, alpha)
         boot = (
-            bootstrap_paired_ci_from_counts(b, c, n, bootstrap, _pair_seed(seed, a, b_name), alpha)
+            bootstrap_paired_ci_from_counts(b, c, n, bootstrap, seed, alpha)
             if bootstrap
             else None
         )
