@@ -83,9 +83,9 @@ def main() -> None:
         mark(f"+ {spec.model_name} loaded, one generation", seconds=round(time.perf_counter() - t0, 2),
              text=out.completion[:20])
 
-    from orch_eval.experiment.items import question_of
+    from orch_eval.inspect.adapt import question_from_sample
 
-    q = question_of(mmlu[0])
+    q = question_from_sample(mmlu[0])
     t0 = time.perf_counter()
     d = anyio.run(lambda: Orchestrator(panel, cache=False).decide(q))
     mark("one ORCH decision (3 analyses + merge, MMLU item 0)", seconds=round(time.perf_counter() - t0, 1),

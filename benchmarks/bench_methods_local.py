@@ -122,22 +122,15 @@ def _compare(logs: list[str], reference: str, out_stem: Path, extra: tuple[str, 
 def calibration_task(benchmark: str, items: int, seed: int = 0) -> Any:
     """The standard task on its calibration split: its own scorer and record-to-sample function
     (so the sample ids are the task's), MMLU shuffled with ``seed`` before the first ``items``."""
-    import importlib
-
     from inspect_ai import task_with
 
-    from orch_eval.inspect.routing import split_dataset
+    from orch_eval.benchmarks import get_benchmark
 
-    short, split = CALIBRATION[benchmark]
-    dataset = split_dataset(short, split)
-    if benchmark == "mmlu":
-        dataset.shuffle(seed=seed)
-    # ids are content hashes: MMLU repeats some test questions in validation; leave those out
-    evaluated = {str(s.id) for s in split_dataset(short, "test")}
-    dataset = dataset.filter(lambda sample: str(sample.id) not in evaluated)
-    module = importlib.import_module("inspect_evals.mmlu.mmlu" if benchmark == "mmlu" else "inspect_evals.gsm8k.gsm8k")
-    base = module.mmlu_0_shot() if benchmark == "mmlu" else module.gsm8k()
-    return task_with(base, dataset=dataset[:items], name=f"{short}_{split}_calibration")
+    name, split = CALIBRATION[benchmark]
+    b = get_benchmark(name)
+    # MMLU's splits are sorted by subject: shuffled; items the test split repeats are left out
+    dataset, _ = b.calibration_dataset(split, shuffle_seed=seed if benchmark == "mmlu" else None)
+    return task_with(b.make_task(), dataset=dataset[:items], name=f"{name}_{split}_calibration")
 
 
 def stage_calibrate(args: argparse.Namespace, root: Path) -> dict[str, Any]:

@@ -15,13 +15,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orch_eval.benchmarks import BENCHMARKS
+
 DEFAULT_ITEMS = 8
 """Items per benchmark, chosen so the demo ends within 15 minutes on 2 cores (benchmarks/results/demo.md)."""
 
 ALPHA = 0.05
 """Two-sided level of the demo's accuracy intervals (its table header shows the matching confidence level)."""
 
-TASKS = {"mmlu": "inspect_evals/mmlu_0_shot", "gsm8k": "inspect_evals/gsm8k"}
+DEMO_BENCHMARKS = ("mmlu_0_shot", "gsm8k")
+"""The registry benchmarks the demo runs, named in its options by their labels (mmlu, gsm8k)."""
+TASKS = {BENCHMARKS[b].label: BENCHMARKS[b].task for b in DEMO_BENCHMARKS}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -277,12 +277,13 @@ def test_calibrate_warm_start_and_leakage_refusal(tmp_path: Path) -> None:
     # cover two subjects; the shuffled 30 spread over many, and are not the split's first 30
     from inspect_ai.log import read_eval_log
 
-    from orch_eval.inspect.routing import calibration_dataset, split_dataset
+    from orch_eval.benchmarks import get_benchmark
+    from orch_eval.inspect.routing import calibration_dataset
 
     assert prov["order"] == "seeded:0"
     cal_log = read_eval_log(prov["log"])
     cal_ids = [str(i) for i in cal_log.eval.dataset.sample_ids or []]
-    split = list(calibration_dataset(TASK, "validation"))
+    split = list(calibration_dataset(TASK, "validation")[0])
     subject = {str(x.id): x.metadata["subject"] for x in split}
     assert len(cal_ids) == 30 and cal_ids != [str(x.id) for x in split[:30]]
     assert len({subject[i] for i in cal_ids}) >= 10 > len({x.metadata["subject"] for x in split[:30]})
@@ -290,8 +291,8 @@ def test_calibrate_warm_start_and_leakage_refusal(tmp_path: Path) -> None:
     # the shuffled validation split repeats evaluated test questions (the same content-hash id),
     # first at position 53: 60 calibration items leave it out and take position 60 instead
     assert prov["excluded_items"] == 27
-    test_ids = {str(x.id) for x in split_dataset("mmlu_0_shot", "test")}
-    shuffled = list(calibration_dataset(TASK, "validation"))
+    test_ids = {str(x.id) for x in get_benchmark("mmlu_0_shot").dataset("test")}
+    shuffled = list(calibration_dataset(TASK, "validation")[0])
     random.Random(0).shuffle(shuffled)  # what Inspect's dataset.shuffle(seed=0) does
     shared = [i for i, x in enumerate(shuffled) if str(x.id) in test_ids]
     assert shared[:2] == [53, 86] and len(shared) == 27

@@ -47,15 +47,6 @@ from orch_eval.core.errors import OrchConfigError
 STATE_FORMAT = "orch-eval/router-state"
 STATE_FORMAT_VERSION = 1
 
-EVAL_SPLITS: dict[str, str] = {
-    "mmlu_0_shot": "test",
-    "mmlu_5_shot": "test",
-    "mmlu_pro": "test",
-    "gsm8k": "test",
-}
-"""The split each standard inspect_evals task evaluates on (for the leakage rule)."""
-
-
 class RouterLeakageError(OrchConfigError):
     """A router state learned on the items being evaluated (refused unless forced)."""
 
@@ -479,8 +470,9 @@ def items_sha256(ids: Iterable[Any]) -> str:
     return _sha("\n".join(sorted(str(i) for i in ids)))
 
 
-def task_short(task: str) -> str:
-    """``inspect_evals/mmlu_0_shot`` → ``mmlu_0_shot``; ``path/file.py@t`` → ``t``."""
+def _task_key(task: str) -> str:
+    """A task name without its registry prefix or file (``inspect_evals/mmlu_0_shot`` and
+    ``mmlu_0_shot`` are the same task)."""
     return task.split("@")[-1].split("/")[-1]
 
 
@@ -502,15 +494,19 @@ def check_leakage(
     path: str,
     force: bool = False,
 ) -> list[str]:
-    """Refuse a state learned on the items being evaluated: the same task and split, or any
-    shared item id. Returns warnings (when ``force``) instead of raising."""
+    """Refuse a state learned on the items being evaluated: the same task and split (``split``:
+    the split the evaluated task runs on; None: the benchmark registry's for a known task), or
+    any shared item id. Returns warnings (when ``force``) instead of raising."""
+    from orch_eval.benchmarks import BENCHMARKS
+
     problems: list[str] = []
     keys = {item_key(i) for i in ids}
-    short = task_short(task)
-    eval_split = split or EVAL_SPLITS.get(short)
+    short = _task_key(task)
+    known = BENCHMARKS.get(short)
+    eval_split = split if split is not None else (known.eval_split if known is not None else None)
     for entry in learned_on:
         e_task, e_split = entry.get("task") or "", entry.get("split")
-        same_task = task_short(e_task) == short
+        same_task = _task_key(e_task) == short
         if same_task and (e_split is None or eval_split is None or e_split == eval_split):
             problems.append(
                 f"it was learned on task {e_task} split {e_split or '(eval split)'}, the task and split being evaluated"

@@ -11,19 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from orch_eval.benchmarks import BENCHMARKS, Benchmark, task_short
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.prompts import MergeStyle
 from orch_eval.core.yamlio import read_yaml
-
-BENCHMARKS: dict[str, dict[str, Any]] = {
-    # short name → (inspect_evals task, default task args, metadata key used for strata)
-    "mmlu_0_shot": {"task": "inspect_evals/mmlu_0_shot", "args": {"shuffle": False}, "group_by": "subject"},
-    "mmlu_5_shot": {"task": "inspect_evals/mmlu_5_shot", "args": {"shuffle": False}, "group_by": "subject"},
-    "mmlu_pro": {"task": "inspect_evals/mmlu_pro", "args": {"shuffle": False}, "group_by": "subject"},
-    "gsm8k": {"task": "inspect_evals/gsm8k", "args": {}, "group_by": None},
-}
-"""Benchmarks the runner knows: the unchanged inspect_evals tasks. (mmlu_pro stores its
-category in the ``subject`` metadata field.)"""
 
 SYSTEM_KINDS = ("orch", "dispatch", "single", "majority", "direct", "self_consistency", "self_moa", "moa", "debate")
 METHOD_KINDS = ("self_consistency", "self_moa", "moa", "debate")
@@ -42,10 +33,6 @@ SHORTHANDS: dict[str, dict[str, Any]] = {
     "moa": {"kind": "moa"},
     "debate": {"kind": "debate"},
 }
-
-
-def benchmark_short(task: str) -> str:
-    return task.split("/", 1)[1] if task.startswith("inspect_evals/") else task
 
 
 class ItemSpec(BaseModel):
@@ -104,7 +91,7 @@ class BenchmarkSpec(BaseModel):
             if not v or "/" in v or "," in v:
                 raise ValueError(f"{v!r} is not an lm-eval task name (one task, e.g. mmlu_abstract_algebra)")
             return v
-        short = benchmark_short(v)
+        short = task_short(v)
         if short not in BENCHMARKS:
             raise ValueError(
                 f"unknown benchmark {v!r}; known benchmarks: {', '.join(BENCHMARKS)} "
@@ -134,7 +121,12 @@ class BenchmarkSpec(BaseModel):
 
     @property
     def inspect_task(self) -> str:
-        return BENCHMARKS[self.task]["task"]
+        return BENCHMARKS[self.task].task
+
+    @property
+    def benchmark(self) -> Benchmark:
+        """The registry entry of an Inspect benchmark."""
+        return BENCHMARKS[self.task]
 
 
 class SystemSpec(BaseModel):

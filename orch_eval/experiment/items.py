@@ -15,8 +15,10 @@ from functools import lru_cache
 from typing import Any
 
 from orch_eval.core.errors import OrchConfigError
-from orch_eval.core.question import LETTERS, AnswerKind, Question
-from orch_eval.experiment.config import BENCHMARKS, BenchmarkSpec
+from orch_eval.benchmarks import BENCHMARKS
+from orch_eval.core.question import Question
+from orch_eval.experiment.config import BenchmarkSpec
+from orch_eval.inspect.adapt import question_from_sample
 
 
 @dataclass
@@ -45,25 +47,12 @@ class BenchmarkItems:
 
 
 def task_args_for(spec: BenchmarkSpec) -> dict[str, Any]:
-    return {**BENCHMARKS[spec.task]["args"], **spec.task_args}
+    return {**spec.benchmark.task_args, **spec.task_args}
 
 
 def make_task(short: str, task_args: dict[str, Any]) -> Any:
     """A fresh Inspect Task object of a standard benchmark."""
-    if short == "mmlu_0_shot":
-        from inspect_evals.mmlu import mmlu_0_shot as f
-    elif short == "mmlu_5_shot":
-        from inspect_evals.mmlu import mmlu_5_shot as f
-    elif short == "mmlu_pro":
-        from inspect_evals.mmlu_pro import mmlu_pro as f
-    elif short == "gsm8k":
-        from inspect_evals.gsm8k import gsm8k as f
-    else:  # pragma: no cover - validated earlier
-        raise OrchConfigError(f"unknown benchmark {short!r}")
-    try:
-        return f(**task_args)
-    except TypeError as ex:
-        raise OrchConfigError(f"benchmark {short}: bad task_args {task_args}: {ex}") from None
+    return BENCHMARKS[short].make_task(**task_args)
 
 
 @lru_cache(maxsize=16)
@@ -77,20 +66,6 @@ def dataset(short: str, task_args: dict[str, Any]) -> list[Any]:
     import json
 
     return _dataset(short, json.dumps(task_args, sort_keys=True))
-
-
-def question_of(sample: Any) -> Question:
-    """The engine Question a solver builds from this sample (see ``orch_eval.inspect.adapt``)."""
-    stem = sample.input if isinstance(sample.input, str) else "\n".join(m.text for m in sample.input)
-    target = sample.target if isinstance(sample.target, str) else "".join(sample.target)
-    target = target.strip() or None
-    meta = sample.metadata or {}
-    domain = next((meta[k] for k in ("subject", "category", "domain") if isinstance(meta.get(k), str)), None)
-    if sample.choices:
-        options = list(sample.choices)
-        gold = target.upper() if target and len(target) == 1 and target.upper() in LETTERS[: len(options)] else None
-        return Question(id=str(sample.id), stem=stem, options=options, domain=domain, gold=gold)
-    return Question(id=str(sample.id), stem=stem, kind=AnswerKind.numeric, domain=domain, gold=target)
 
 
 def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> BenchmarkItems:
@@ -108,7 +83,7 @@ def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> Benchmar
             raise OrchConfigError(f"benchmark {spec.task}: no item has {items.n_options} options")
     s = items.seed if items.seed is not None else seed
     by_id = {str(x.id): x for x in samples}
-    key = items.group_by or BENCHMARKS[spec.task]["group_by"] or "subject"
+    key = items.group_by or spec.benchmark.cluster_key or "subject"
     if items.ids is not None:
         wanted = {str(i) for i in items.ids}
         missing = sorted(wanted - set(by_id))
@@ -159,7 +134,7 @@ def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> Benchmar
         chosen = chosen[:limit]
     out = BenchmarkItems(spec=spec, task_args=args, ids=[x.id for x in chosen])
     for x in chosen:
-        q = question_of(x)
+        q = question_from_sample(x)
         out.questions[str(x.id)] = q
         g = (x.metadata or {}).get(key)
         if isinstance(g, str):

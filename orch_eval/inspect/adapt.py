@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from collections.abc import Sequence
+
+from inspect_ai.dataset import Sample
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ModelOutput
 from inspect_ai.solver import TaskState
 
@@ -25,23 +28,38 @@ def _domain(metadata: dict[str, Any] | None) -> str | None:
     return None
 
 
+def question_of(
+    item_id: Any, text: str, choices: Sequence[str] | None, target: str | None, metadata: dict[str, Any] | None
+) -> Question:
+    """The engine Question of one Inspect sample: its input text as the stem, its choices (if
+    any) as options, its target as gold (a letter for multiple choice, else the number), its
+    subject/category as domain. The one place this mapping is written."""
+    gold = target.strip() if target and target.strip() else None
+    domain = _domain(metadata)
+    if choices:
+        options = list(choices)
+        letter = gold.upper() if gold and len(gold) == 1 and gold.upper() in LETTERS[: len(options)] else None
+        return Question(id=str(item_id), stem=text, options=options, domain=domain, gold=letter)
+    return Question(id=str(item_id), stem=text, kind=AnswerKind.numeric, domain=domain, gold=gold)
+
+
 def question_from_state(state: TaskState) -> Question:
-    """The Question of a sample: the input text, its choices (if any) and its target as gold.
+    """The Question of a running sample: the input text, its choices (if any) and its target.
 
     With ``--solver`` the task's own prompt template is replaced, so ``state.input_text`` is
     the raw question (MMLU, MMLU-Pro, GSM8K); choices come from ``state.choices``.
     """
-    target = state.target.text.strip() if state.target and state.target.target else None
-    domain = _domain(state.metadata)
-    if state.choices is not None and len(state.choices) > 0:
-        options = [c.value for c in state.choices]
-        gold = target.upper() if target and len(target) == 1 and target.upper() in LETTERS[: len(options)] else None
-        return Question(
-            id=str(state.sample_id), stem=state.input_text, options=options, domain=domain, gold=gold
-        )
-    return Question(
-        id=str(state.sample_id), stem=state.input_text, kind=AnswerKind.numeric, domain=domain, gold=target
-    )
+    target = state.target.text if state.target and state.target.target else None
+    choices = [c.value for c in state.choices] if state.choices is not None and len(state.choices) > 0 else None
+    return question_of(state.sample_id, state.input_text, choices, target, state.metadata)
+
+
+def question_from_sample(sample: Sample) -> Question:
+    """The Question a solver builds for ``sample`` (what :func:`question_from_state` gives when
+    the sample runs), without running it: for choosing items and dry-run estimates."""
+    text = sample.input if isinstance(sample.input, str) else "\n".join(m.text for m in sample.input)
+    target = sample.target if isinstance(sample.target, str) else "".join(sample.target)
+    return question_of(sample.id, text, sample.choices, target, sample.metadata)
 
 
 def render_answer(decision: Decision) -> str:

@@ -15,7 +15,6 @@ Inspect version), the live logger's ``eval.dataset.sample_ids`` is used.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 from collections.abc import Sequence
@@ -29,8 +28,8 @@ from orch_eval.core.engine import Orchestrator, gather
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.panel import Panel
 from orch_eval.core.question import Question
+from orch_eval.benchmarks import BENCHMARKS, get_benchmark, task_short
 from orch_eval.core.router import (
-    EVAL_SPLITS,
     Feedback,
     PrequentialRouter,
     RouterConfig,
@@ -42,7 +41,6 @@ from orch_eval.core.router import (
     items_sha256,
     learned_entry,
     load_state,
-    task_short,
 )
 
 logger = logging.getLogger(__name__)
@@ -201,14 +199,14 @@ def build_run(panel: Panel, panel_digest: str, task: str, ids: Sequence[str], ep
         data = load_state(cfg.state)
         check_state_agents(data, models, cfg.state, cfg.force)
         learned_on = list(data.get("learned_on") or [])
-        warnings = check_leakage(learned_on, task, None, ids, cfg.state, cfg.force)
+        warnings = check_leakage(learned_on, task, _eval_split(task), ids, cfg.state, cfg.force)
         for w in warnings:
             logger.warning(w)
         base = Stats.from_json(data["stats"])
         base_version = int(data["version"])
         warm_sha = hashlib.sha256(json.dumps(data["stats"], sort_keys=True).encode()).hexdigest()[:16]
     plan = [(e, sid) for e in range(1, epochs + 1) for sid in ids]
-    split = EVAL_SPLITS.get(task_short(task))
+    split = _eval_split(task)
     run_key = {
         "task": task,
         "panel_digest": panel_digest,
@@ -303,51 +301,30 @@ async def decide_routed(engine: Orchestrator, question: Question, state: TaskSta
 
 # ---- calibration ------------------------------------------------------------------------------
 
-CALIBRATION_SPLITS: dict[str, tuple[str, ...]] = {
-    "mmlu_0_shot": ("validation", "dev"),
-    "mmlu_5_shot": ("validation", "dev"),
-    "mmlu_pro": ("validation",),
-    "gsm8k": ("train",),
-}
+def _eval_split(task: str) -> str | None:
+    """The split a task evaluates on, from the benchmark registry (None: not a registered benchmark)."""
+    b = BENCHMARKS.get(task_short(task))
+    return b.eval_split if b is not None else None
 
 
-def calibration_dataset(task: str, split: str) -> Any:
-    """The calibration items of a standard task: its own record-to-sample function on a split it
-    does not evaluate (MMLU dev/validation, MMLU-Pro validation, GSM8K train)."""
-    short = task_short(task)
-    if short not in CALIBRATION_SPLITS:
+def calibration_dataset(
+    task: str, split: str, exclude_evaluated: bool = False, shuffle_seed: int | None = None
+) -> tuple[Any, int]:
+    """The calibration items of a standard task (its own record-to-sample function on a split it
+    does not evaluate: MMLU dev/validation, MMLU-Pro validation, GSM8K train), shuffled with
+    ``shuffle_seed`` if given, and how many were then left out as repeats of evaluated items
+    (``exclude_evaluated``)."""
+    if task_short(task) not in BENCHMARKS:
         raise OrchConfigError(
             f"router calibrate: no calibration split known for task {task}; "
-            f"supported: {', '.join('inspect_evals/' + t for t in CALIBRATION_SPLITS)}"
+            f"supported: {', '.join(b.task for b in BENCHMARKS.values())}"
         )
-    if split not in CALIBRATION_SPLITS[short]:
-        raise OrchConfigError(
-            f"router calibrate: {task} evaluates on its test split; calibrate on "
-            f"{' or '.join(CALIBRATION_SPLITS[short])}, not {split!r}"
+    try:
+        return get_benchmark(task).calibration_dataset(
+            split, exclude_evaluated=exclude_evaluated, shuffle_seed=shuffle_seed
         )
-    return split_dataset(short, split)
-
-
-def split_dataset(short: str, split: str) -> Any:
-    """One split of a standard task (``mmlu_0_shot``, ``mmlu_5_shot``, ``mmlu_pro``, ``gsm8k``),
-    through the task's own record-to-sample function, so its sample ids are the task's."""
-    if short.startswith("mmlu_") and short != "mmlu_pro":
-        from inspect_evals.mmlu.mmlu import get_mmlu_dataset, record_to_sample_mmlu
-
-        return get_mmlu_dataset(split, shuffle=False, sampling_function=record_to_sample_mmlu)  # type: ignore[arg-type]
-    from inspect_evals.utils.huggingface import hf_dataset
-
-    if short == "mmlu_pro":
-        mp = importlib.import_module("inspect_evals.mmlu_pro.mmlu_pro")  # the module, not the task
-
-        return hf_dataset(
-            path=mp.DATASET_PATH, split=split, sample_fields=mp.record_to_sample, revision=mp.MMLU_PRO_DATASET_REVISION
-        )
-    g = importlib.import_module("inspect_evals.gsm8k.gsm8k")
-
-    return hf_dataset(
-        path="openai/gsm8k", data_dir="main", split=split, sample_fields=g.record_to_sample, revision=g.GSM8K_DATASET_REVISION
-    )
+    except OrchConfigError as ex:
+        raise OrchConfigError(f"router calibrate: {ex}") from None
 
 
 @solver
@@ -419,21 +396,14 @@ def calibrate(
 
     if panel.router is None:
         panel = panel.model_copy(update={"router": RouterConfig()})
-    dataset = calibration_dataset(task, split)
-    if order == "seeded":
-        dataset.shuffle(seed=seed)
-    elif order != "dataset":
+    if order not in ("seeded", "dataset"):
         raise OrchConfigError(f"router calibrate: order must be 'seeded' or 'dataset', not {order!r}")
-    excluded = 0
-    if exclude_eval_split:
-        short = task_short(task)
-        evaluated = {str(s.id) for s in split_dataset(short, EVAL_SPLITS[short])}
-        before = len(dataset)
-        dataset = dataset.filter(lambda sample: str(sample.id) not in evaluated)  # keeps the order
-        excluded = before - len(dataset)
-        if excluded:
-            logger.info("router calibrate: left out %d %s items whose ids occur in its %s split",
-                        excluded, split, EVAL_SPLITS[short])
+    dataset, excluded = calibration_dataset(
+        task, split, exclude_evaluated=exclude_eval_split, shuffle_seed=seed if order == "seeded" else None
+    )
+    if excluded:
+        logger.info("router calibrate: left out %d %s items whose ids occur in its %s split",
+                    excluded, split, _eval_split(task))
     holder: dict[str, Any] = {}
     # the agents' own analyses (no merger, no dispatcher): what the router's feedback measures
     agents_only = panel.model_copy(update={"merger": None, "dispatch": False, "dispatcher": None})

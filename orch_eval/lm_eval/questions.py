@@ -30,6 +30,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from inspect_evals.utils import create_stable_id
+
+from orch_eval.benchmarks import lm_eval_family
 from orch_eval.core.decision import Decision
 from orch_eval.core.question import LETTERS, AnswerKind, Question
 
@@ -46,33 +49,16 @@ MMLU_MC = "mmlu"
 """Plain MMLU (``output_type: multiple_choice``): answered through loglikelihood requests."""
 UNKNOWN = "unknown"
 
-_FAMILIES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^mmlu_pro(_[a-z_]+)?$"), MMLU_PRO),
-    (re.compile(r"^mmlu_flan_cot_zeroshot_[a-z_]+$"), MMLU_FLAN_COT),
-    (re.compile(r"^mmlu_[a-z_]+_generative$"), MMLU_GENERATIVE),
-    (re.compile(r"^gsm8k$"), GSM8K),
-    (re.compile(r"^gsm8k_cot$"), GSM8K_COT),
-    (re.compile(r"^mmlu(_[a-z_]+)?$"), MMLU_MC),
-]
-
-
 def task_family(task_name: str | None) -> str:
-    """The family of a task name (see the module table), ``unknown`` when not recognised."""
-    name = task_name or ""
-    for pattern, family in _FAMILIES:
-        if pattern.match(name):
-            return family
-    return UNKNOWN
+    """The family of a task name (see the module table and the benchmark registry's
+    ``LM_EVAL_FAMILIES``), ``unknown`` when not recognised."""
+    return lm_eval_family(task_name) or UNKNOWN
 
 
 # ---- ids -------------------------------------------------------------------------------
 
-
-def stable_id(*fields: Any, prefix: str = "", length: int = 8) -> str:
-    """inspect_evals' ``create_stable_id`` (md5 of the NUL-joined ``str`` of the fields)."""
-    combined = "\0".join(str(f) for f in fields)
-    h = hashlib.md5(combined.encode(), usedforsecurity=False).hexdigest()[:length]
-    return f"{prefix}_{h}" if prefix else h
+stable_id = create_stable_id
+"""inspect_evals' own id of a sample (md5 of its fields), so lm-eval items pair with Inspect's."""
 
 
 # ---- questions -------------------------------------------------------------------------
