@@ -217,7 +217,7 @@ def main() -> None:
         consistency = {"items": len(s), "same_answer": same, "same_text": text}
 
     # each routed run's EMA accuracy per agent over the items (as seen when each item was routed)
-    from orch_eval.core.router import plot_router_ema
+    from orch_eval.stats.plots import plot_router_ema
 
     plots = {}
     for n in names:

@@ -140,7 +140,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from orch_eval.core.router import plot_router_ema
+    from orch_eval.stats.plots import plot_router_ema
 
     out = plot_router_ema(args.log, args.output)
     print(f"wrote {out}")

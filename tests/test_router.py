@@ -27,9 +27,9 @@ from orch_eval.core.router import (
     item_key,
     learned_entry,
     load_state,
-    plot_router_ema,
     route,
 )
+from orch_eval.stats.plots import plot_router_ema
 from orch_eval.inspect.routing import apply_router_args
 from orch_eval.inspect.solvers import orch
 

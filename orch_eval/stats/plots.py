@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from orch_eval.core.errors import OrchConfigError
 from orch_eval.stats.report import Report
 
-__all__ = ["plot_accuracy", "plot_accuracy_vs_cost", "plot_pvalue_heatmap"]
+__all__ = ["plot_accuracy", "plot_accuracy_vs_cost", "plot_pvalue_heatmap", "plot_router_ema"]
 
 
 def _pyplot():
@@ -98,5 +101,59 @@ def plot_pvalue_heatmap(report: Report, path: str | Path) -> Path:
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+# ---- the EMA router ---------------------------------------------------------------------------
+
+
+def _router_records(source: Any) -> list[dict[str, Any]]:
+    """Per-item router dicts, in item order, from a log, a log path, Decisions or dicts."""
+    items: list[Any]
+    if isinstance(source, (str, Path)):
+        from inspect_ai.log import read_eval_log
+
+        source = read_eval_log(str(source))
+    if hasattr(source, "samples"):
+        items = [s.metadata.get("orch") for s in (source.samples or [])]
+    else:
+        items = list(source)
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if item is None:
+            continue
+        r = item.get("router") if isinstance(item, dict) else getattr(item, "router", None)
+        if r is None and isinstance(item, dict) and "ema" in item:
+            r = item
+        if r:
+            out.append(r)
+    out.sort(key=lambda r: r.get("index", 0))
+    return out
+
+
+def plot_router_ema(log_or_decisions: Any, path: str | Path, labels: Sequence[str] | None = None) -> Path:
+    """Plot each agent's EMA accuracy (as seen when each item was routed) over the run (from a log,
+    a log path, Decisions or their router dicts)."""
+    plt = _pyplot()
+
+    records = _router_records(log_or_decisions)
+    if not records:
+        raise OrchConfigError("plot_router_ema: no router records found (was the router on?)")
+    n = len(records[0]["ema"]["accuracy"])
+    names = list(labels) if labels is not None else records[0].get("agents") or [f"agent {i + 1}" for i in range(n)]
+    xs = [r.get("index", i) for i, r in enumerate(records)]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for slot in range(n):
+        ax.plot(xs, [r["ema"]["accuracy"][slot] for r in records], label=names[slot])
+    ax.set_xlabel("item (dataset order)")
+    ax.set_ylabel("EMA accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Router: EMA accuracy per agent")
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
     plt.close(fig)
     return out
