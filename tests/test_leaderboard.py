@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import csv
+import html
 import itertools
+import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +25,11 @@ from orch_eval.stats.leaderboard import (
     pareto_frontier,
     rank_intervals,
 )
+from orch_eval.stats.loaders import load_logs
 from orch_eval.stats.outcomes import PairedOutcomes
 from orch_eval.stats.paired import mcnemar
 from orch_eval.stats.report import compare
+from tests.test_leaderboard_page import page_rows
 
 TIERS = [0.85, 0.84, 0.83, 0.65, 0.64, 0.63, 0.45, 0.44, 0.43]
 
@@ -261,3 +268,197 @@ def test_system_missing_a_benchmark_is_listed_not_ranked_overall() -> None:
 def test_one_benchmark_has_no_overall_table() -> None:
     st = Leaderboard.build({"only": tiers(1)}).standings()
     assert st.overall is None and len(st.tables) == 1
+
+
+# ---------------------------------------------------------------------------- end to end, real logs
+#
+# Real Inspect evals of the standard inspect_evals tasks on real MMLU / GSM8K items (offline
+# cache), with the project's deterministic fake models, and one real lm-eval run; then the
+# real `orch-eval leaderboard` on the folder.
+
+E2E_AGENTS = "orchfake/gold:p=0.9:seed=1,orchfake/gold:p=0.5:seed=2"
+PLAIN = "orchfake/gold:p=0.7:seed=5"
+
+
+def _inspect(task: str, log_dir: Path, limit: int = 30, model: str | None = None) -> Path:
+    from inspect_ai import eval as inspect_eval
+
+    from orch_eval.inspect.solvers import orch
+
+    solver = None if model else orch(agents=E2E_AGENTS, merger="orchfake/vote")
+    (log,) = inspect_eval(task, model=model, solver=solver, limit=limit, log_dir=str(log_dir), display="none")
+    assert log.status == "success", log.error
+    return Path(log.location)
+
+
+class Logs:
+    def __init__(self, root: Path) -> None:
+        from tests.test_stats_loaders import run_lm_eval
+
+        self.all = root / "all"
+        self.mmlu_orch = _inspect("inspect_evals/mmlu_0_shot", self.all)
+        self.gsm8k_orch = _inspect("inspect_evals/gsm8k", self.all)
+        self.mmlu_plain = _inspect("inspect_evals/mmlu_0_shot", self.all, model=PLAIN)
+        self.gsm8k_plain = _inspect("inspect_evals/gsm8k", self.all, model=PLAIN)
+        self.lm_eval = run_lm_eval(root / "lm_eval", "mmlu_abstract_algebra", 10).parent
+        self.short = _inspect("inspect_evals/mmlu_0_shot", root / "short", limit=20, model="orchfake/gold:p=0.6:seed=9")
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Logs:
+    root = tmp_path_factory.mktemp("leaderboard_logs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INSPECT_CACHE_DIR", str(root / "cache"))
+        return Logs(root)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from orch_eval.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.slow
+def test_leaderboard_from_real_logs_writes_consistent_outputs(
+    logs: Logs, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "board"
+    code, stdout, err = cli(capsys, "leaderboard", str(logs.all), str(logs.lm_eval), "--output", str(out))
+    assert code == 0, err
+    for name in ("index.html", "leaderboard.md", "leaderboard.csv", "pairs.csv", "leaderboard.json",
+                 "leaderboard.tex", "accuracy_vs_cost.png"):
+        assert (out / name).is_file(), name
+    assert (out / "accuracy_vs_cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = json.loads((out / "leaderboard.json").read_text())
+    benches = {t["key"]: t for t in data["benchmarks"]}
+    assert set(benches) == {"mmlu_0_shot", "gsm8k", "mmlu_abstract_algebra"}
+
+    # systems per benchmark: the ORCH log's merged system, each agent alone, the majority, the plain run
+    loaded = load_logs([logs.mmlu_orch])
+    panel = loaded.logs[0].name
+    expected = {f"{panel}:{n}" if n != panel else n for n in loaded.names} | {PLAIN}
+    for key in ("mmlu_0_shot", "gsm8k"):
+        assert {r["system"] for r in benches[key]["rows"]} == expected
+        assert [o["name"] for o in benches[key]["oracles"]] == [f"{panel}:oracle"]
+    lm_systems = {r["system"] for r in benches["mmlu_abstract_algebra"]["rows"]}
+    assert "orch/fake-lmeval" in lm_systems and len(lm_systems) == 5
+
+    # accuracies are the harness's own scores
+    for key, path in (("mmlu_0_shot", logs.mmlu_plain), ("gsm8k", logs.gsm8k_plain)):
+        sd = load_logs([path]).systems[PLAIN]
+        row = next(r for r in benches[key]["rows"] if r["system"] == PLAIN)
+        assert row["accuracy"] == sum(sd.correct.values()) / len(sd.correct)
+        assert row["n"] == 30
+        assert row["details"]["provenance"]["harness"] == "inspect"
+        assert row["details"]["provenance"]["model"] == PLAIN
+        assert Path(row["details"]["provenance"]["log"]) == path
+        assert row["details"]["input_tokens_per_item"] > 0 and row["details"]["abstain_rate"] is not None
+    merged = next(r for r in benches["mmlu_0_shot"]["rows"] if r["system"] == panel)
+    assert merged["details"]["calls_per_item"] == 3.0  # two analysts and the merger
+    assert merged["details"]["provenance"]["panel"]
+
+    # per-pair p-values equal those of `orch-eval compare --pairs all` on the same logs
+    code, cmp_out, err = cli(capsys, "compare", str(logs.mmlu_orch), str(logs.mmlu_plain), "--pairs", "all",
+                             "--format", "json", "--bootstrap", "0")
+    assert code == 0, err
+    report = json.loads(cmp_out)
+    names = {n: (n if n in expected else f"{panel}:{n}") for s in report["systems"] for n in [s["system"]]}
+    pairs = {frozenset((p["a"], p["b"])): p for p in benches["mmlu_0_shot"]["pairs"]}
+    assert len(pairs) == len(report["comparisons"]) == 10
+    for c in report["comparisons"]:
+        p = pairs[frozenset((names[c["system_a"]], names[c["system_b"]]))]
+        assert p["p"] == c["p_midp"]
+        assert p["p_holm"] == pytest.approx(c["p_adjusted"], abs=1e-15)
+        assert {p["b_count"], p["c_count"]} == {c["b"], c["c"]}
+
+    # overall: no system has all three benchmarks, so every one is listed with its reason, none ranked
+    overall = data["overall"]
+    assert overall["rows"] == []
+    reasons = {u["system"]: u["reason"] for u in overall["unranked"]}
+    assert reasons == {**{s: "not on mmlu_abstract_algebra" for s in expected},
+                       **{s: "not on mmlu_0_shot, gsm8k" for s in lm_systems}}
+
+    # the CSV and the page carry the same ranks, intervals and letters as the JSON
+    with (out / "leaderboard.csv").open() as f:
+        csv_rows = {(r["table"], r["system"]): r for r in csv.DictReader(f)}
+    html_text = (out / "index.html").read_text()
+    rows, count = page_rows(html_text)
+    tables = [overall, *data["benchmarks"]]
+    assert count == len(rows) == sum(len(t["rows"]) for t in tables)
+    for t in tables:
+        for r in t["rows"]:
+            c = csv_rows[(t["key"], r["system"])]
+            assert (int(c["rank"]), int(c["rank_low"]), int(c["rank_high"]), c["letters"]) == (
+                r["rank"], r["rank_low"], r["rank_high"], r["letters"])
+            assert float(c["accuracy"]) == r["accuracy"]
+            cells = rows[(t["key"], r["system"])]
+            assert cells["rank-interval"] == f"[{r['rank_low']}, {r['rank_high']}]"
+            assert cells["letters"] == r["letters"]
+    for u in overall["unranked"]:
+        assert csv_rows[("overall", u["system"])]["rank"] == ""
+        assert html.escape(u["reason"]) in html_text
+    # self-contained: no network reference, the plot inline
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", html_text)
+    assert "<link" not in html_text and "@import" not in html_text
+    assert 'src="data:image/png;base64,' in html_text
+
+    md = (out / "leaderboard.md").read_text()
+    for heading in ("## Overall (benchmarks weighted equally)", "## mmlu_0_shot", "## gsm8k",
+                    "## mmlu_abstract_algebra", "## Provenance", "## Method"):
+        assert heading in md
+    assert "Holm" in md and "mid-p" in md and "weighted equally" in md
+    assert (out / "leaderboard.tex").read_text().count("\\begin{tabular}") == 4
+    assert "adjacent pairs unresolved" in stdout
+
+    # without the lm-eval run, the systems of both Inspect benchmarks are ranked overall
+    code, _, err = cli(capsys, "leaderboard", str(logs.all), "--output", str(tmp_path / "inspect_only"))
+    assert code == 0, err
+    overall = json.loads((tmp_path / "inspect_only" / "leaderboard.json").read_text())["overall"]
+    assert {r["system"] for r in overall["rows"]} == {n.removeprefix(f"{panel}:") if n != panel else n
+                                                      for n in expected}  # one panel log: short names
+    assert overall["unranked"] == []
+    for r in overall["rows"]:
+        assert r["accuracy"] == pytest.approx((r["per_benchmark"]["mmlu_0_shot"] + r["per_benchmark"]["gsm8k"]) / 2)
+        assert r["rank_low"] <= r["rank"] <= r["rank_high"]
+    assert len(overall["pairs"]) == 10
+
+
+@pytest.mark.slow
+def test_mismatched_items_name_systems_and_ids_and_intersect_ranks_common_items(
+    logs: Logs, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = cli(capsys, "leaderboard", str(logs.mmlu_orch), str(logs.short), "--output", str(tmp_path / "x"))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "benchmark mmlu_0_shot" in err and "different item sets" in err
+    assert "'orchfake/gold:p=0.6:seed=9': has 20 items, missing 10, e.g. [" in err
+    assert "--intersect" in err
+    assert not (tmp_path / "x").exists()
+
+    out = tmp_path / "board"
+    code, _, err = cli(capsys, "leaderboard", str(logs.mmlu_orch), str(logs.short), "--intersect",
+                       "--output", str(out))
+    assert code == 0, err
+    data = json.loads((out / "leaderboard.json").read_text())
+    (table,) = data["benchmarks"]
+    assert all(r["n"] == 20 for r in table["rows"])
+    assert any("--intersect: ranked on the 20 items common to all systems" in n for n in table["notes"])
+    assert data["intersect"] is True and any(m.startswith("--intersect") for m in data["method"])
+    assert "--intersect: ranked on the 20 items" in (out / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_duplicate_names_and_bad_inputs_are_one_line_errors(
+    logs: Logs, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = cli(capsys, "leaderboard", str(logs.mmlu_plain), str(logs.mmlu_plain), "-o", str(tmp_path))
+    assert code == 2 and "duplicate system name" in err and "--name" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli(capsys, "leaderboard", str(logs.mmlu_plain), str(logs.mmlu_plain), "--name", "first",
+                       "--name", "second", "-o", str(tmp_path / "ok"))
+    assert code == 0, err
+    code, _, err = cli(capsys, "leaderboard", str(tmp_path / "missing.eval"), "-o", str(tmp_path))
+    assert code == 2 and "no such file" in err
+    code, _, err = cli(capsys, "leaderboard", str(logs.mmlu_plain), "--alpha", "2", "-o", str(tmp_path))
+    assert code == 2 and "--alpha" in err
