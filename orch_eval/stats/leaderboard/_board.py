@@ -157,7 +157,7 @@ class PairwiseTests:
         adjusted = np.ones((k, k))
         if iu[0].size:
             with _objects_frozen():
-                adjusted[iu] = adjust_pvalues(p[iu], "holm")
+                adjusted[iu] = adjust_pvalues(p[iu].tolist(), "holm")
             adjusted[(iu[1], iu[0])] = adjusted[iu]
         full = np.array(p, dtype=float)
         np.fill_diagonal(full, 1.0)
@@ -496,7 +496,8 @@ class BenchmarkResult:
 
 
 def _mean_detail(values: list[float | None]) -> float | None:
-    return None if not values or any(v is None for v in values) else float(np.mean(values))
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if values and len(known) == len(values) else None
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -257,14 +257,14 @@ def load_leaderboard(
             info = benchmark_of(f, cache)
             infos[f] = info
             infos.setdefault(f.parent, info)  # a merged lm-eval run is known by its folder
-            fs, ls = by_key.setdefault((info.benchmark, info.harness), ([], []))
-            fs.append(f)
-            ls.append(label)
+            group_files, group_labels = by_key.setdefault((info.benchmark, info.harness), ([], []))
+            group_files.append(f)
+            group_labels.append(label)
     # the harnesses name items differently (Inspect sample ids, lm-eval <task>/<doc_id>), so the
     # same task run through both is two benchmarks
     both = {b for b, h in by_key if (b, "inspect") in by_key and (b, "lm_eval") in by_key}
     groups = {(f"{b} ({h.replace('_', '-')})" if b in both else b): v for (b, h), v in by_key.items()}
-    loaded = {b: _load_benchmark(b, fs, ls, filter, derived) for b, (fs, ls) in groups.items()}
+    loaded = {b: _load_benchmark(b, fs, labs, filter, derived) for b, (fs, labs) in groups.items()}
 
     lm_filters = [str(lg.filter or "") for ls in loaded.values() for lg in ls.logs if lg.harness == "lm_eval"]
     if filter is not None and lm_filters and not any(filter in f.split(",") for f in lm_filters):
@@ -291,12 +291,11 @@ def load_leaderboard(
             if log.oracle is not None:
                 base = _base_name(ls, log, log.oracle.name)
                 oracles.append((f"{log.name}:{base}" if prefix else base, log.oracle))
-        correct = {n: sd.correct for n, (sd, _, _) in systems.items()}
+        correct = {n: cast("Mapping[Hashable, bool]", sd.correct) for n, (sd, _, _) in systems.items()}
+        clusters = _clusters(ls, {n: s for n, (s, _, _) in systems.items()}, intersect)
         try:
-            po = PairedOutcomes.from_dict(
-                correct, clusters=_clusters(ls, {n: s for n, (s, _, _) in systems.items()}, intersect),
-                intersect=intersect,
-            )
+            po = PairedOutcomes.from_dict(correct, clusters=cast("Mapping[Hashable, str] | None", clusters),
+                                          intersect=intersect)
         except ItemSetMismatchError as ex:
             lines = [line.strip() for line in str(ex).splitlines() if line.strip()]
             head = lines[0].replace("(pass intersect=True to keep only the common items)", "").strip()
@@ -304,7 +303,7 @@ def load_leaderboard(
                 f"benchmark {bench}: {head}; " + "; ".join(lines[1:])
                 + "; pass --intersect to rank on the common items only"
             ) from None
-        items = po.item_ids
+        items = [str(i) for i in po.item_ids]
         details = {
             n: _details(sd, items, _provenance(log, sd, base, infos.get(log.path), bench))
             for n, (sd, log, base) in systems.items()

@@ -81,6 +81,7 @@ def plot_png(st: Standings, dpi: int = 100) -> bytes | None:
         positive = [v for v in x if v > 0]
         if positive and len(positive) == len(x) and max(positive) / min(positive) > 100:
             ax.set_xscale("log")
+            ax.minorticks_off()
         ax.set_ylim(max(0.0, min(r.ci_low for r in rows) - 0.05), min(1.0, max(r.ci_high for r in rows) + 0.05))
         ax.set_xlabel(label)
         ax.set_ylabel(f"accuracy ({table.ci} {1 - table.alpha:.0%} CI)")

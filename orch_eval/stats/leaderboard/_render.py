@@ -113,6 +113,15 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+def _benchmark_column(k: int, name: str) -> Column:
+    """The overall table's column of one benchmark's accuracy."""
+
+    def value(r: Row) -> float:
+        return r.per_benchmark[k][1]
+
+    return Column(f"bench:{name}", f"{name} %", lambda r: pct(value(r)), value)
+
+
 def columns_for(table: Table) -> list[Column]:
     """The columns a table shows: the fixed ones its data has, with the overall table's
     per-benchmark accuracies after the CI."""
@@ -120,11 +129,7 @@ def columns_for(table: Table) -> list[Column]:
     if table.key == "overall":
         at = next(i for i, c in enumerate(cols) if c.key == "ci") + 1
         for k, b in enumerate(table.benchmarks):
-            cols.insert(
-                at + k,
-                Column(f"bench:{b}", f"{b} %", (lambda r, k=k: pct(r.per_benchmark[k][1])),
-                       (lambda r, k=k: r.per_benchmark[k][1])),
-            )
+            cols.insert(at + k, _benchmark_column(k, b))
         cols[next(i for i, c in enumerate(cols) if c.key == "accuracy")] = Column(
             "accuracy", "Mean accuracy %", lambda r: pct(r.accuracy), lambda r: r.accuracy,
             title="equally weighted mean of the benchmarks' accuracies",
