@@ -83,6 +83,7 @@ def plot_png(st: Standings, dpi: int = 100) -> bytes | None:
             ax.set_xscale("log")
             ax.minorticks_off()
         ax.set_ylim(max(0.0, min(r.ci_low for r in rows) - 0.05), min(1.0, max(r.ci_high for r in rows) + 0.05))
+        ax.margins(x=0.12)  # room for the labels of the rightmost points
         ax.set_xlabel(label)
         ax.set_ylabel(f"accuracy ({table.ci} {1 - table.alpha:.0%} CI)")
         ax.set_title(table.title + (" (labels: row number in the table)" if numbered else ""), fontsize="medium")
