@@ -9,6 +9,7 @@ import itertools
 import json
 import math
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -278,6 +279,16 @@ def test_one_benchmark_has_no_overall_table() -> None:
 
 E2E_AGENTS = "orchfake/gold:p=0.9:seed=1,orchfake/gold:p=0.5:seed=2"
 PLAIN = "orchfake/gold:p=0.7:seed=5"
+LM_EVAL_GROUP = """group: lb_mmlu
+task:
+  - mmlu_abstract_algebra
+  - mmlu_anatomy
+aggregate_metric_list:
+  - metric: acc
+    weight_by_size: true
+metadata:
+  version: 1
+"""
 
 
 def _inspect(task: str, log_dir: Path, limit: int = 30, model: str | None = None) -> Path:
@@ -291,16 +302,32 @@ def _inspect(task: str, log_dir: Path, limit: int = 30, model: str | None = None
     return Path(log.location)
 
 
+def _lm_eval(root: Path) -> Path:
+    """One lm-eval run of a task group (two MMLU subjects, so two samples files) and gsm8k."""
+    from tests.conftest import ROOT, subprocess_env
+    from tests.test_stats_loaders import ORCH_LM_EVAL
+
+    (root / "tasks").mkdir(parents=True)
+    (root / "tasks" / "lb_mmlu.yaml").write_text(LM_EVAL_GROUP)
+    proc = subprocess.run(
+        [ORCH_LM_EVAL, "--model", "orch", "--model_args", "panel=solvers/fake-lmeval.yaml", "--tasks", "lb_mmlu,gsm8k",
+         "--include_path", str(root / "tasks"), "--limit", "5", "--log_samples", "--output_path", str(root / "out")],
+        capture_output=True, text=True, env=subprocess_env(), cwd=ROOT, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (folder,) = {f.parent for f in (root / "out").rglob("samples_*.jsonl")}
+    assert len(list(folder.glob("samples_*.jsonl"))) == 3
+    return folder
+
+
 class Logs:
     def __init__(self, root: Path) -> None:
-        from tests.test_stats_loaders import run_lm_eval
-
         self.all = root / "all"
         self.mmlu_orch = _inspect("inspect_evals/mmlu_0_shot", self.all)
         self.gsm8k_orch = _inspect("inspect_evals/gsm8k", self.all)
         self.mmlu_plain = _inspect("inspect_evals/mmlu_0_shot", self.all, model=PLAIN)
         self.gsm8k_plain = _inspect("inspect_evals/gsm8k", self.all, model=PLAIN)
-        self.lm_eval = run_lm_eval(root / "lm_eval", "mmlu_abstract_algebra", 10).parent
+        self.lm_eval = _lm_eval(root / "lm_eval")
         self.short = _inspect("inspect_evals/mmlu_0_shot", root / "short", limit=20, model="orchfake/gold:p=0.6:seed=9")
 
 
@@ -325,7 +352,8 @@ def test_leaderboard_from_real_logs_writes_consistent_outputs(
     logs: Logs, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     out = tmp_path / "board"
-    code, stdout, err = cli(capsys, "leaderboard", str(logs.all), str(logs.lm_eval), "--output", str(out))
+    code, stdout, err = cli(capsys, "leaderboard", str(logs.all), str(logs.lm_eval), "--output", str(out),
+                            "--filter", "strict-match")
     assert code == 0, err
     for name in ("index.html", "leaderboard.md", "leaderboard.csv", "pairs.csv", "leaderboard.json",
                  "leaderboard.tex", "accuracy_vs_cost.png"):
@@ -333,20 +361,34 @@ def test_leaderboard_from_real_logs_writes_consistent_outputs(
     assert (out / "accuracy_vs_cost.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads((out / "leaderboard.json").read_text())
     benches = {t["key"]: t for t in data["benchmarks"]}
-    assert set(benches) == {"mmlu_0_shot", "gsm8k", "mmlu_abstract_algebra"}
+    # the lm-eval run holds two benchmarks: its task group (two samples files, one system) and gsm8k,
+    # which the Inspect logs also have: the harnesses' item ids differ, so two benchmarks
+    assert set(benches) == {"mmlu_0_shot", "gsm8k (inspect)", "gsm8k (lm-eval)", "lb_mmlu"}
 
     # systems per benchmark: the ORCH log's merged system, each agent alone, the majority, the plain run
     loaded = load_logs([logs.mmlu_orch])
     panel = loaded.logs[0].name
     expected = {f"{panel}:{n}" if n != panel else n for n in loaded.names} | {PLAIN}
-    for key in ("mmlu_0_shot", "gsm8k"):
+    for key in ("mmlu_0_shot", "gsm8k (inspect)"):
         assert {r["system"] for r in benches[key]["rows"]} == expected
         assert [o["name"] for o in benches[key]["oracles"]] == [f"{panel}:oracle"]
-    lm_systems = {r["system"] for r in benches["mmlu_abstract_algebra"]["rows"]}
+    lm_systems = {r["system"] for r in benches["lb_mmlu"]["rows"]}
     assert "orch/fake-lmeval" in lm_systems and len(lm_systems) == 5
+    assert {r["system"] for r in benches["gsm8k (lm-eval)"]["rows"]} == lm_systems
+    group_row = next(r for r in benches["lb_mmlu"]["rows"] if r["system"] == "orch/fake-lmeval")
+    assert group_row["n"] == 10 and benches["lb_mmlu"]["n_clusters"] == 2
+    assert group_row["details"]["provenance"]["task"] == "lb_mmlu (2 tasks)"
+    assert group_row["details"]["provenance"]["harness"] == "lm_eval"
+    assert group_row["details"]["provenance"]["panel"].startswith("fake-lmeval (")
+    # --filter strict-match: gsm8k's accuracy is lm-eval's own strict-match exact_match
+    (samples,) = logs.lm_eval.glob("samples_gsm8k_*.jsonl")
+    strict = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
+    strict = [r["exact_match"] for r in strict if r["filter"] == "strict-match"]
+    lm_row = next(r for r in benches["gsm8k (lm-eval)"]["rows"] if r["system"] == "orch/fake-lmeval")
+    assert lm_row["accuracy"] == sum(strict) / len(strict) and lm_row["n"] == 5
 
     # accuracies are the harness's own scores
-    for key, path in (("mmlu_0_shot", logs.mmlu_plain), ("gsm8k", logs.gsm8k_plain)):
+    for key, path in (("mmlu_0_shot", logs.mmlu_plain), ("gsm8k (inspect)", logs.gsm8k_plain)):
         sd = load_logs([path]).systems[PLAIN]
         row = next(r for r in benches[key]["rows"] if r["system"] == PLAIN)
         assert row["accuracy"] == sum(sd.correct.values()) / len(sd.correct)
@@ -377,8 +419,8 @@ def test_leaderboard_from_real_logs_writes_consistent_outputs(
     overall = data["overall"]
     assert overall["rows"] == []
     reasons = {u["system"]: u["reason"] for u in overall["unranked"]}
-    assert reasons == {**{s: "not on mmlu_abstract_algebra" for s in expected},
-                       **{s: "not on mmlu_0_shot, gsm8k" for s in lm_systems}}
+    assert reasons == {**{s: "not on gsm8k (lm-eval), lb_mmlu" for s in expected},
+                       **{s: "not on mmlu_0_shot, gsm8k (inspect)" for s in lm_systems}}
 
     # the CSV and the page carry the same ranks, intervals and letters as the JSON
     with (out / "leaderboard.csv").open() as f:
@@ -405,11 +447,11 @@ def test_leaderboard_from_real_logs_writes_consistent_outputs(
     assert 'src="data:image/png;base64,' in html_text
 
     md = (out / "leaderboard.md").read_text()
-    for heading in ("## Overall (benchmarks weighted equally)", "## mmlu_0_shot", "## gsm8k",
-                    "## mmlu_abstract_algebra", "## Provenance", "## Method"):
+    for heading in ("## Overall (benchmarks weighted equally)", "## mmlu_0_shot", "## gsm8k (inspect)",
+                    "## gsm8k (lm-eval)", "## lb_mmlu", "## Provenance", "## Method"):
         assert heading in md
     assert "Holm" in md and "mid-p" in md and "weighted equally" in md
-    assert (out / "leaderboard.tex").read_text().count("\\begin{tabular}") == 4
+    assert (out / "leaderboard.tex").read_text().count("\\begin{tabular}") == 5
     assert "adjacent pairs unresolved" in stdout
 
     # without the lm-eval run, the systems of both Inspect benchmarks are ranked overall

@@ -818,8 +818,10 @@ def load_logs(
     names += [None] * (len(paths) - len(names))
     logs: list[LoadedLog] = []
     lm_filters: list[tuple[str | None, Path]] = []
+    # the task files of one lm-eval run (same folder, same system) become one system, also when
+    # they are given as separate arguments (the leaderboard passes one benchmark's files)
+    lm_groups: dict[tuple[Path, str], list[LoadedLog]] = {}
     for files, label in zip(expand_paths(paths), names):
-        lm_groups: dict[tuple[Path, str], list[LoadedLog]] = {}
         for f in files:
             if _kind(f) == "inspect":
                 log = load_inspect_log(f, name=label, derived=derived)
@@ -834,11 +836,11 @@ def load_logs(
                     lm_groups[key] = []
                     logs.append(log)  # placeholder keeps argument order
                 lm_groups[key].append(log)
-        for group in lm_groups.values():
-            if len(group) > 1:
-                merged = _merge_lm_eval(group)
-                at = next(k for k, lg in enumerate(logs) if lg is group[0])
-                logs[at] = merged
+    for group in lm_groups.values():
+        if len(group) > 1:
+            merged = _merge_lm_eval(group)
+            at = next(k for k, lg in enumerate(logs) if lg is group[0])
+            logs[at] = merged
 
     if filter is not None and lm_filters and all(used != filter for used, _ in lm_filters):
         available = sorted({used for used, _ in lm_filters if used})
