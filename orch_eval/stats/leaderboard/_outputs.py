@@ -24,7 +24,7 @@ def write_outputs(st: Standings, directory: str | Path, title: str = "Leaderboar
     png = plot_png(st)
     texts = {
         "index.html": to_html(st, png, title),
-        "leaderboard.md": to_markdown(st),
+        "leaderboard.md": to_markdown(st, title),
         "leaderboard.csv": to_csv(st),
         "pairs.csv": pairs_csv(st),
         "leaderboard.json": to_json(st),

@@ -197,9 +197,9 @@ def provenance_rows(st: Standings) -> list[list[str]]:
 PROVENANCE_HEADER = ["System", "Benchmark", "Harness", "Model", "Panel (digest)", "Task", "Date", "Log"]
 
 
-def to_markdown(st: Standings) -> str:
+def to_markdown(st: Standings, title: str = "Leaderboard") -> str:
     """The leaderboard as a markdown document."""
-    lines = ["# Leaderboard", ""]
+    lines = [f"# {_md_cell(title)}", ""]
     lines.append(
         f"alpha = {st.alpha:g}: rank intervals are simultaneous {1 - st.alpha:.0%} intervals; systems sharing a "
         "letter are not significantly different (Holm-adjusted McNemar mid-p per benchmark"
