@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("orch_eval.demo", "run ORCH on real MMLU and GSM8K items with the local GGUF panel"),
     "models": ("orch_eval.models.cli", "list, pull and verify the local GGUF models"),
     "compare": ("orch_eval.stats.cli", "paired statistics report from Inspect logs and lm-eval samples"),
+    "leaderboard": ("orch_eval.leaderboard_cli", "rank every system on every benchmark with rank intervals and letters"),
     "router": ("orch_eval.router_cli", "calibrate and inspect EMA router state"),
     "run": ("orch_eval.experiment", "run an experiment file (systems x benchmarks) and report"),
     "panel": ("orch_eval.panel_cli", "show a panel preset, its digest and its resolved settings"),

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from orch_eval.core.decision import Decision
+from orch_eval.core.decision import AgentRecord, Decision, MergeRecord
 from orch_eval.stats.outcomes import ItemSetMismatchError, PairedOutcomes
 
 __all__ = [
@@ -85,6 +85,13 @@ class SystemData:
     ``"error"`` (an error sample) or ``"no score"`` (the scorer gave none)."""
     files: list[str] = field(default_factory=list)
     """The files read, when ``source`` stands for several (an lm-eval run's folder)."""
+    # resource use and abstention per item (leaderboard columns); None where the source lacks them
+    input_tokens: dict[str, float] | None = None
+    output_tokens: dict[str, float] | None = None
+    calls: dict[str, float] | None = None
+    """Model calls per item (cache hits counted as calls)."""
+    abstained: dict[str, bool] | None = None
+    """True where the system gave no parsable answer (abstention or parse failure)."""
 
     @property
     def derived(self) -> bool:
@@ -282,6 +289,86 @@ def _agent_name(slot: int, model: str) -> str:
     return f"agent{slot}:{model}"
 
 
+# ---------------------------------------------------------------------------- resource use per item
+# Tokens, calls and abstention per item, for the leaderboard's columns. Kept apart from the
+# correctness logic above: a source that lacks them leaves the fields None.
+
+USAGE_FIELDS = ("input_tokens", "output_tokens", "calls", "abstained")
+
+
+def _record_calls(rec: AgentRecord | MergeRecord | None) -> int:
+    """Calls one agent or merger record made: its own, plus the answer-completion step if tried."""
+    if rec is None or (isinstance(rec, AgentRecord) and not rec.consulted):
+        return 0
+    completion = rec.completion_text is not None or (rec.error or "").startswith("completion step")
+    return 1 + int(completion)
+
+
+def _decision_calls(d: Decision) -> int:
+    """Model calls behind one Decision: consulted agents of every round, merger, dispatcher,
+    completion steps (the Decision's own count; logs written before it had one: recounted)."""
+    if d.calls:
+        return d.calls
+    return sum(_record_calls(a) for a in d.records()) + _record_calls(d.merge) + int(d.dispatch is not None)
+
+
+def _set_usage(sd: SystemData, per_item: Mapping[str, tuple[int, int, int, bool]]) -> SystemData:
+    """Fill ``sd``'s usage fields from ``{item: (input tokens, output tokens, calls, abstained)}``."""
+    sd.input_tokens = {i: float(u[0]) for i, u in per_item.items()}
+    sd.output_tokens = {i: float(u[1]) for i, u in per_item.items()}
+    sd.calls = {i: float(u[2]) for i, u in per_item.items()}
+    sd.abstained = {i: bool(u[3]) for i, u in per_item.items()}
+    return sd
+
+
+def _decision_usage(decisions: Mapping[str, Decision]) -> dict[str, tuple[int, int, int, bool]]:
+    """The merged system's usage: the Decision's total; abstained when its final answer is None."""
+    return {
+        i: (d.usage.input_tokens, d.usage.output_tokens, _decision_calls(d), d.final is None)
+        for i, d in decisions.items()
+    }
+
+
+def _agent_usage(rec: AgentRecord) -> tuple[int, int, int, bool]:
+    return rec.usage.input_tokens, rec.usage.output_tokens, _record_calls(rec), rec.answer is None
+
+
+def _majority_usage(d: Decision) -> tuple[int, int, int, bool]:
+    used = [a for a in d.agents if a.consulted]
+    return (
+        sum(a.usage.input_tokens for a in used),
+        sum(a.usage.output_tokens for a in used),
+        sum(_record_calls(a) for a in used),
+        d.majority is None,
+    )
+
+
+def _score_abstained(score: Any) -> bool | None:
+    """Whether a plain Inspect score says the model left no usable answer (None: it does not tell).
+    Inspect's ``choice()`` records ``answer=""`` (reasons ``no_response`` /
+    ``invalid_response_format``); ``match()`` records the extracted answer, ``""`` when none."""
+    if getattr(score, "reason", None) in ("no_response", "invalid_response_format"):
+        return True
+    answer = getattr(score, "answer", None)
+    if answer is None:
+        return None
+    return not str(answer).strip()
+
+
+def _lm_eval_abstained(record: Mapping[str, Any]) -> bool | None:
+    """A generation task's filtered response ``[invalid]`` (lm-eval's regex-filter fallback) or an
+    empty one is a parse failure; a log-likelihood task always picks an option."""
+    resps = record.get("filtered_resps")
+    if not isinstance(resps, list) or not resps:
+        return None
+    first = resps[0]
+    if isinstance(first, str):
+        return first.strip() in ("", "[invalid]")
+    if isinstance(first, (list, tuple)):
+        return False
+    return None
+
+
 def _derive(
     main: str,
     decisions: Mapping[str, Decision],
@@ -310,6 +397,7 @@ def _derive(
         correct: dict[str, bool] = {}
         cost: dict[str, float] = {}
         latency: dict[str, float] = {}
+        usage: dict[str, tuple[int, int, int, bool]] = {}
         skipped = 0
         for item, d in decisions.items():
             rec = next((a for a in d.agents if a.slot == slot), None)
@@ -319,6 +407,7 @@ def _derive(
             correct[item] = bool(rec.correct) if rec.correct is not None else False
             cost[item] = rec.cost
             latency[item] = rec.latency
+            usage[item] = _agent_usage(rec)
         if skipped:
             warnings.append(
                 f"{source}: agent slot {slot} ({model}) was not consulted on {skipped} items "
@@ -326,7 +415,8 @@ def _derive(
             )
             continue
         if correct:
-            derived.append(SystemData(_agent_name(slot, model), "agent", correct, source, cost, latency))
+            agent = SystemData(_agent_name(slot, model), "agent", correct, source, cost, latency)
+            derived.append(_set_usage(agent, usage))
     with_gold = {i: d for i, d in decisions.items() if d.gold is not None}
     if not main_is_majority and with_gold:
         derived.append(
@@ -339,6 +429,7 @@ def _derive(
                 {i: max([a.latency for a in d.agents if a.consulted] or [0.0]) for i, d in with_gold.items()},
             )
         )
+        _set_usage(derived[-1], {i: _majority_usage(d) for i, d in with_gold.items()})
     oracle = (
         SystemData("oracle", "oracle", {i: bool(d.oracle) for i, d in with_gold.items()}, source)
         if with_gold
@@ -440,6 +531,8 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
     usage_cost: dict[str, float] = {}
     times: dict[str, float] = {}
     unscored: dict[str, str] = {}
+    plain_tokens: dict[str, tuple[int, int]] = {}
+    plain_abstained: dict[str, bool | None] = {}
     for s in samples:
         item = f"{s.id}#{s.epoch}" if multi_epoch else str(s.id)
         if item in correct or item in unscored:
@@ -465,6 +558,10 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
         t = s.working_time if s.working_time is not None else s.total_time
         if t is not None:
             times[item] = float(t)
+        if s.model_usage:
+            used = s.model_usage.values()
+            plain_tokens[item] = (sum(u.input_tokens for u in used), sum(u.output_tokens for u in used))
+        plain_abstained[item] = _score_abstained(score)
     if not correct:
         raise LogLoadError(f"{p}: none of the {len(samples)} samples has a score")
     if header.status != "success":
@@ -508,6 +605,14 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
         cost = usage_cost if len(usage_cost) == len(correct) else None
         latency = times if len(times) == len(correct) else None
     system = SystemData(name, "log", correct, str(p), cost, latency, unscored=unscored)
+    if decisions:
+        _set_usage(system, _decision_usage(decisions))
+    else:
+        if len(plain_tokens) == len(correct):  # tokens from the samples' model usage (calls are not counted)
+            system.input_tokens = {i: float(u[0]) for i, u in plain_tokens.items()}
+            system.output_tokens = {i: float(u[1]) for i, u in plain_tokens.items()}
+        if all(v is not None for v in plain_abstained.values()):
+            system.abstained = {i: bool(v) for i, v in plain_abstained.items()}
     derived_systems: list[SystemData] = []
     oracle = None
     if decisions and derived:
@@ -615,6 +720,7 @@ def load_lm_eval_samples(
     correct: dict[str, bool] = {}
     clusters: dict[str, str] = {}
     decisions: dict[str, Decision] = {}
+    lm_abstained: dict[str, bool | None] = {}
     for r in records:
         if "doc_id" not in r:
             raise LogLoadError(f"{p}: a sample has no doc_id")
@@ -636,6 +742,7 @@ def load_lm_eval_samples(
         raw = r.get(DECISION_KEY, side.get(r["doc_id"]))
         if raw is not None:
             decisions[item] = _decision(raw, p, item)
+        lm_abstained[item] = _lm_eval_abstained(r)
     warnings: list[str] = []
     decisions = _usable_decisions(p, decisions, correct, f"lm-eval's {metric_name}", warnings)
     if name is None:
@@ -647,6 +754,10 @@ def load_lm_eval_samples(
     cost = {i: d.cost for i, d in decisions.items()} if decisions else None
     latency = {i: _agent_latency(d) for i, d in decisions.items()} if decisions else None
     system = SystemData(name, "log", correct, str(p), cost, latency)
+    if decisions:
+        _set_usage(system, _decision_usage(decisions))
+    elif all(v is not None for v in lm_abstained.values()):
+        system.abstained = {i: bool(v) for i, v in lm_abstained.items()}
     derived_systems: list[SystemData] = []
     oracle = None
     if decisions and derived:
@@ -721,7 +832,8 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
     merged = LoadedLog(
         path=first.path.parent,
         harness="lm_eval",
-        system=SystemData(first.name, "log", {}, str(first.path.parent), {}, {}, files=files),
+        system=SystemData(first.name, "log", {}, str(first.path.parent), {}, {}, files=files,
+                          input_tokens={}, output_tokens={}, calls={}, abstained={}),
         filter=",".join(dict.fromkeys(str(lg.filter) for lg in logs)),
         label=first.label,
     )
@@ -736,7 +848,7 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
             )
         merged.tasks += log.tasks
         merged.system.correct.update(log.system.correct)
-        for attr in ("cost", "latency"):
+        for attr in ("cost", "latency", *USAGE_FIELDS):
             mine, theirs = getattr(merged.system, attr), getattr(log.system, attr)
             setattr(merged.system, attr, None if mine is None or theirs is None else {**mine, **theirs})
         merged.clusters.update(log.clusters)
@@ -745,12 +857,14 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
         for d in log.derived:
             if d.name in derived:
                 derived[d.name].correct.update(d.correct)
-                for attr in ("cost", "latency"):
+                for attr in ("cost", "latency", *USAGE_FIELDS):
                     a, b = getattr(derived[d.name], attr), getattr(d, attr)
                     setattr(derived[d.name], attr, None if a is None or b is None else {**a, **b})
             else:
                 derived[d.name] = SystemData(d.name, d.kind, dict(d.correct), str(first.path.parent),
-                                             dict(d.cost or {}), dict(d.latency or {}), files=files)
+                                             dict(d.cost or {}), dict(d.latency or {}), files=files,
+                                             **{f: None if getattr(d, f) is None else dict(getattr(d, f))
+                                                for f in USAGE_FIELDS})
         if log.oracle is not None:
             if oracle is None:
                 oracle = SystemData("oracle", "oracle", {}, str(first.path.parent))
@@ -780,8 +894,10 @@ def load_logs(
     names += [None] * (len(paths) - len(names))
     logs: list[LoadedLog] = []
     lm_filters: list[tuple[str | None, Path]] = []
+    # the task files of one lm-eval run (same folder, same system) become one system, also when
+    # they are given as separate arguments (the leaderboard passes one benchmark's files)
+    lm_groups: dict[tuple[Path, str], list[LoadedLog]] = {}
     for files, label in zip(expand_paths(paths), names):
-        lm_groups: dict[tuple[Path, str], list[LoadedLog]] = {}
         for f in files:
             if _kind(f) == "inspect":
                 log = load_inspect_log(f, name=label, derived=derived)
@@ -796,11 +912,11 @@ def load_logs(
                     lm_groups[key] = []
                     logs.append(log)  # placeholder keeps argument order
                 lm_groups[key].append(log)
-        for group in lm_groups.values():
-            if len(group) > 1:
-                merged = _merge_lm_eval(group)
-                at = next(k for k, lg in enumerate(logs) if lg is group[0])
-                logs[at] = merged
+    for group in lm_groups.values():
+        if len(group) > 1:
+            merged = _merge_lm_eval(group)
+            at = next(k for k, lg in enumerate(logs) if lg is group[0])
+            logs[at] = merged
 
     if filter is not None and lm_filters and all(used != filter for used, _ in lm_filters):
         available = sorted({used for used, _ in lm_filters if used})
