@@ -8,13 +8,21 @@ calls, paired item by item. The reference is the one declared in the experiment 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch_eval.experiment.lm_eval_runs import unsupported as lm_eval_unsupported
-from orch_eval.stats.loaders import LoadedLog, LoadedSystems, SystemData, load_inspect_log, load_lm_eval_samples
-from orch_eval.stats.report import compare
+from orch_eval.stats.analysis import Analysis, analyse
+from orch_eval.stats.loaders import (
+    USAGE_FIELDS,
+    LoadedLog,
+    LoadedSystems,
+    SystemData,
+    load_inspect_log,
+    load_lm_eval_samples,
+)
 
 if TYPE_CHECKING:
     from orch_eval.experiment.plan import Plan
@@ -61,8 +69,7 @@ def _load_benchmark(plan: "Plan", logs: dict[tuple[str, str], str], bench: str) 
                 if src is None:
                     notes.append(f"{t.name}: could not be derived from {s.name}'s Decisions")
                     continue
-                systems[t.name] = SystemData(t.name, src.kind, src.correct, src.source, src.cost, src.latency,
-                                             unscored=src.unscored, files=src.files)
+                systems[t.name] = replace(src, name=t.name)
             if log.oracle is not None:
                 oracles[f"oracle ({s.name})"] = SystemData(
                     f"oracle ({s.name})", "oracle", log.oracle.correct, log.oracle.source
@@ -72,47 +79,27 @@ def _load_benchmark(plan: "Plan", logs: dict[tuple[str, str], str], bench: str) 
     return LoadedSystems(loaded_logs, systems, oracles, clusters, warnings), notes
 
 
-def _built(plan: "Plan", loaded: LoadedSystems, notes: list[str], outcomes: Any) -> dict[str, Any]:
-    from orch_eval.stats.diagnostics import merger_diagnostics
-    from orch_eval.stats.intervals import wilson_interval
-    from orch_eval.stats.loaders import summarize_sources
-
+def _built(plan: "Plan", loaded: LoadedSystems, notes: list[str], intersect: bool, benchmark: str) -> Analysis:
     spec = plan.experiment.report
-    names = list(outcomes.systems)
+    names = list(loaded.systems)
     reference = plan.reference if plan.reference in names else None
     if plan.reference is not None and reference is None:
         notes.append(f"the declared reference {plan.reference!r} has no results: all pairs are compared instead")
-    rep = compare(
-        outcomes,
+    return analyse(
+        loaded,
         reference=reference,
+        intersect=intersect,
         correction=spec.correction,
         test=spec.test,
         bootstrap=spec.bootstrap,
         seed=plan.experiment.seed,
         alpha=spec.alpha,
+        benchmark=benchmark,
+        notes=notes,
     )
-    items = set(outcomes.item_ids)
-    oracles = []
-    for name, o in loaded.oracles.items():
-        if not items <= set(o.correct):
-            continue
-        k = sum(bool(o.correct[i]) for i in items)
-        w = wilson_interval(k, len(items), spec.alpha)
-        oracles.append({"name": name, "n": len(items), "correct": k, "accuracy": k / len(items),
-                        "wilson_low": w.low, "wilson_high": w.high, "independent_agents": None, "agents": 0})
-    diagnostics = []
-    for log in loaded.panel_logs():
-        ds = [d for i, d in log.decisions.items() if i in items]
-        if ds and any(d.merge is not None for d in ds):
-            diagnostics.append(merger_diagnostics(ds, system=log.name))
-    return {
-        "report": rep,
-        "outcomes": outcomes,
-        "oracles": oracles,
-        "diagnostics": diagnostics,
-        "notes": notes + list(loaded.warnings),
-        "sources": summarize_sources(loaded),
-    }
+
+
+_PER_ITEM = ("cost", "latency", *USAGE_FIELDS)
 
 
 def _pooled(plan: "Plan", per_bench: dict[str, LoadedSystems]) -> LoadedSystems | None:
@@ -125,16 +112,15 @@ def _pooled(plan: "Plan", per_bench: dict[str, LoadedSystems]) -> LoadedSystems 
     systems: dict[str, SystemData] = {}
     clusters: dict[str, str] = {}
     for n in common:
+        per_item: dict[str, dict[str, Any] | None] = {f: {} for f in _PER_ITEM}
         correct: dict[str, bool] = {}
-        cost: dict[str, float] | None = {}
-        latency: dict[str, float] | None = {}
         for bench, ls in per_bench.items():
             sd = ls.systems[n]
             correct.update({f"{bench}/{i}": v for i, v in sd.correct.items()})
-            cost = None if cost is None or sd.cost is None else {**cost, **{f"{bench}/{i}": v for i, v in sd.cost.items()}}
-            latency = None if latency is None or sd.latency is None else {
-                **latency, **{f"{bench}/{i}": v for i, v in sd.latency.items()}}
-        systems[n] = SystemData(n, ls.systems[n].kind, correct, "pooled", cost, latency)
+            for f in _PER_ITEM:
+                mine, theirs = per_item[f], getattr(sd, f)
+                per_item[f] = None if mine is None or theirs is None else {**mine, **{f"{bench}/{i}": v for i, v in theirs.items()}}
+        systems[n] = SystemData(n, per_bench[next(iter(per_bench))].systems[n].kind, correct, "pooled", **per_item)
     for bench, ls in per_bench.items():
         ids = next(iter(ls.systems.values())).correct
         for i in ids:
@@ -144,12 +130,10 @@ def _pooled(plan: "Plan", per_bench: dict[str, LoadedSystems]) -> LoadedSystems 
 
 def write_report(plan: "Plan", result: "ExperimentResult") -> tuple[dict[str, Any], list[str]]:
     """Write ``report.md`` and ``report.json`` (and plots) into the log dir; return the JSON."""
-    from orch_eval.stats.cli import render_json, render_markdown, write_plots
-
     spec = plan.experiment.report
     d = plan.log_dir
     d.mkdir(parents=True, exist_ok=True)
-    sections: list[tuple[str, dict[str, Any] | None, list[str]]] = []
+    sections: list[tuple[str, Analysis | None, list[str]]] = []
     per_bench: dict[str, LoadedSystems] = {}
     paths: list[str] = []
     for b in plan.benchmarks:
@@ -158,11 +142,10 @@ def write_report(plan: "Plan", result: "ExperimentResult") -> tuple[dict[str, An
             sections.append((b.short, None, notes + [f"fewer than two systems have results for {b.short}: no comparison"]))
             continue
         per_bench[b.short] = loaded
-        outcomes = loaded.outcomes(intersect=False)
-        sections.append((b.short, _built(plan, loaded, notes, outcomes), []))
+        sections.append((b.short, _built(plan, loaded, notes, False, b.short), []))
     pooled = _pooled(plan, per_bench)
     if pooled is not None:
-        sections.append(("all benchmarks (pooled)", _built(plan, pooled, [], pooled.outcomes()), []))
+        sections.append(("all benchmarks (pooled)", _built(plan, pooled, [], False, "all benchmarks (pooled)"), []))
 
     md = [f"# Experiment {plan.experiment.name}", ""]
     if plan.experiment.description:
@@ -201,12 +184,13 @@ def write_report(plan: "Plan", result: "ExperimentResult") -> tuple[dict[str, An
         if spec.plots:
             slug = title.split(" ")[0]
             try:
-                built["plots"] = [str(Path(p).relative_to(d)) for p in write_plots(built, str(d / "report_plots" / slug))]
+                built.write_plots(d / "report_plots" / slug)
+                built.plots = [str(Path(p).relative_to(d)) for p in built.plots]
             except ImportError as ex:  # matplotlib missing
-                built["notes"].append(f"plots not drawn: {ex}")
-        text = render_markdown(built)
+                built.notes.append(f"plots not drawn: {ex}")
+        text = built.to_markdown()
         md += ["##" + line if line.startswith("#") else line for line in text.splitlines()] + [""]
-        out_json["benchmarks"][title] = json.loads(render_json(built))
+        out_json["benchmarks"][title] = built.to_dict()
     (d / "report.md").write_text("\n".join(md), encoding="utf-8")
     (d / "report.json").write_text(json.dumps(out_json, indent=2), encoding="utf-8")
     paths += [str(d / "report.md"), str(d / "report.json")]

@@ -42,6 +42,8 @@ __all__ = [
     "SystemData",
     "expand_paths",
     "inspect_sample_ids",
+    "load_benchmarks",
+    "load_groups",
     "load_inspect_log",
     "load_lm_eval_samples",
     "load_logs",
@@ -132,6 +134,8 @@ class LoadedLog:
     """Explicit system name given by the caller (``--name``), if any."""
     filter: str | None = None
     tasks: list[str] = field(default_factory=list)
+    options: dict[str, int] = field(default_factory=dict)
+    """Number of answer options per multiple-choice item (for the chance level)."""
 
     @property
     def name(self) -> str:
@@ -156,6 +160,16 @@ class LoadedSystems:
     @property
     def names(self) -> list[str]:
         return list(self.systems)
+
+    def chance(self, items: Sequence[str]) -> float | None:
+        """Mean accuracy of a uniform guess over ``items`` (1 / number of options), when every item
+        is multiple choice with a known number of options; None otherwise (numeric answers)."""
+        options: dict[str, int] = {}
+        for log in self.logs:
+            options.update(log.options)
+        if not items or any(i not in options for i in items):
+            return None
+        return sum(1 / options[i] for i in items) / len(items)
 
     def resolve(self, name: str) -> str:
         """A system name from its exact spelling or a unique prefix (``agent0``)."""
@@ -531,6 +545,7 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
     usage_cost: dict[str, float] = {}
     times: dict[str, float] = {}
     unscored: dict[str, str] = {}
+    options: dict[str, int] = {}
     plain_tokens: dict[str, tuple[int, int]] = {}
     plain_abstained: dict[str, bool | None] = {}
     for s in samples:
@@ -547,6 +562,8 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
             if isinstance(meta.get(key), str):
                 clusters[item] = meta[key]
                 break
+        if s.choices:
+            options[item] = len(s.choices)
         raw = meta.get(DECISION_KEY)
         if raw is None and s.store:
             raw = s.store.get(DECISION_KEY)
@@ -630,6 +647,7 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
         decisions=decisions,
         warnings=warnings,
         tasks=[spec.task],
+        options=options,
     )
 
 
@@ -718,6 +736,7 @@ def load_lm_eval_samples(
     metric_name = _lm_metric(records, p, metric)
     side = _sidecar_decisions(p, task, date)
     correct: dict[str, bool] = {}
+    options: dict[str, int] = {}
     clusters: dict[str, str] = {}
     decisions: dict[str, Decision] = {}
     lm_abstained: dict[str, bool | None] = {}
@@ -739,6 +758,9 @@ def load_lm_eval_samples(
             if isinstance(doc.get(key), str):
                 clusters[item] = doc[key]
                 break
+        choices = doc.get("choices", doc.get("options"))
+        if isinstance(choices, list) and len(choices) >= 2:
+            options[item] = len(choices)
         raw = r.get(DECISION_KEY, side.get(r["doc_id"]))
         if raw is not None:
             decisions[item] = _decision(raw, p, item)
@@ -774,6 +796,7 @@ def load_lm_eval_samples(
         warnings=warnings,
         filter=chosen,
         tasks=[task],
+        options=options,
     )
 
 
@@ -852,6 +875,7 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
             mine, theirs = getattr(merged.system, attr), getattr(log.system, attr)
             setattr(merged.system, attr, None if mine is None or theirs is None else {**mine, **theirs})
         merged.clusters.update(log.clusters)
+        merged.options.update(log.options)
         merged.decisions.update(log.decisions)
         merged.warnings += log.warnings
         for d in log.derived:
@@ -958,6 +982,45 @@ def load_logs(
         for item, label in log.clusters.items():
             clusters.setdefault(item, label)
     return LoadedSystems(logs=logs, systems=systems, oracles=oracles, clusters=clusters, warnings=warnings)
+
+
+_FILTER_UNUSED = "not found in any samples file"
+
+
+def load_benchmarks(
+    paths: Sequence[str | Path],
+    names: Sequence[str | None] | None = None,
+    filter: str | None = None,
+    derived: bool = True,
+) -> dict[str, LoadedSystems]:
+    """Every input, grouped by the benchmark it answered (:mod:`orch_eval.stats.sources`), each
+    benchmark's files loaded as one set of systems (:func:`load_logs`), in the order benchmarks
+    first appear: systems are only ever compared on one benchmark's items. ``--filter`` must
+    match some lm-eval samples file, not every benchmark's (a multiple-choice task has one)."""
+    from orch_eval.stats.sources import group_by_benchmark
+
+    return load_groups(group_by_benchmark(paths, names)[0], filter=filter, derived=derived)
+
+
+def load_groups(
+    groups: Mapping[str, tuple[Sequence[Path], Sequence[str | None]]],
+    filter: str | None = None,
+    derived: bool = True,
+) -> dict[str, LoadedSystems]:
+    """:func:`load_benchmarks` from files already grouped (``{benchmark: (files, labels)}``)."""
+    out: dict[str, LoadedSystems] = {}
+    for bench, (files, labels) in groups.items():
+        try:
+            out[bench] = load_logs(files, names=labels, filter=filter, derived=derived)
+        except LogLoadError as ex:
+            if filter is not None and _FILTER_UNUSED in str(ex):
+                out[bench] = load_logs(files, names=labels, filter=None, derived=derived)
+                continue
+            raise LogLoadError(f"benchmark {bench}: {ex}") from None
+    lm_filters = [str(lg.filter or "") for ls in out.values() for lg in ls.logs if lg.harness == "lm_eval"]
+    if filter is not None and lm_filters and not any(filter in f.split(",") for f in lm_filters):
+        raise LogLoadError(f"filter {filter!r} not found in any lm-eval samples file")
+    return out
 
 
 def summarize_sources(loaded: LoadedSystems) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,58 +26,106 @@ def _pyplot():
     return plt
 
 
-def plot_accuracy(report: Report, path: str | Path) -> Path:
-    """Accuracy per system with its Wilson interval (and the clustered interval, if any)."""
+def _finish(fig: Any, path: str | Path) -> Path:
+    out = Path(path)
+    fig.savefig(out, bbox_inches="tight", dpi=120)  # nothing clipped: long system names, colorbar labels
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return out
+
+
+def plot_accuracy(report: Report, path: str | Path, title: str | None = None, chance: float | None = None) -> Path:
+    """Accuracy per system with its Wilson interval (and the clustered interval, if any), the
+    chance level of guessing when given, and a title (the benchmark and the declared reference)."""
     plt = _pyplot()
     names = [s.system for s in report.systems]
     acc = np.array([s.accuracy for s in report.systems])
-    lo = np.array([s.wilson_low for s in report.systems])
-    hi = np.array([s.wilson_high for s in report.systems])
+    lo = np.clip(np.array([s.wilson_low for s in report.systems]), 0, 1)
+    hi = np.clip(np.array([s.wilson_high for s in report.systems]), 0, 1)
     y = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.5))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.8))
     ax.errorbar(acc, y, xerr=[acc - lo, hi - acc], fmt="o", capsize=3, label=f"Wilson {report.level} CI")
     if report.n_clusters is not None:
-        clo = np.array([s.clustered_low for s in report.systems], dtype=float)
-        chi = np.array([s.clustered_high for s in report.systems], dtype=float)
+        clo = np.clip(np.array([s.clustered_low for s in report.systems], dtype=float), 0, 1)
+        chi = np.clip(np.array([s.clustered_high for s in report.systems], dtype=float), 0, 1)
         ax.errorbar(acc, y + 0.2, xerr=[acc - clo, chi - acc], fmt="none", capsize=2,
                     ecolor="tab:orange", label=f"clustered {report.level} CI ({report.n_clusters} clusters)")
+    if chance is not None:
+        ax.axvline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance ({chance:.0%})")
     ax.set_yticks(y, names)
     ax.invert_yaxis()
+    ax.set_xlim(0, 1)
     ax.set_xlabel(f"accuracy (n = {report.n_items})")
+    ax.set_title(title or "accuracy", fontsize="medium")
     ax.legend(loc="best", fontsize="small")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _finish(fig, path)
 
 
-def plot_accuracy_vs_cost(report: Report, path: str | Path) -> Path | None:
-    """Accuracy (Wilson interval) against total cost. Without cost data nothing is drawn:
-    a ``UserWarning`` explains why and ``None`` is returned."""
-    with_cost = [s for s in report.systems if s.cost_total is not None]
-    if not with_cost:
-        warnings.warn("plot_accuracy_vs_cost skipped: the report has no cost data", UserWarning, stacklevel=2)
+def _compute_axis(report: Report, compute: Mapping[str, Any] | None) -> tuple[str, dict[str, float]] | None:
+    """The x axis of the accuracy-versus-compute plot: cost per item when some system has a
+    non-zero cost, else tokens per item, else latency per item; None without any of them."""
+    costs = {s.system: s.cost_per_item for s in report.systems if s.cost_per_item is not None}
+    if costs and any(v > 0 for v in costs.values()):
+        return "cost per item", costs
+    if compute:
+        tokens = {n: c.tokens for n, c in compute.items() if getattr(c, "tokens", None)}
+        if tokens:
+            return "tokens per item (input + output; every cost is 0)", tokens
+        lat = {n: c.latency for n, c in compute.items() if getattr(c, "latency", None)}
+        if lat:
+            return "latency per item, s (no cost or token counts)", lat
+    lat = {s.system: s.latency_mean for s in report.systems if s.latency_mean}
+    if lat:
+        return "latency per item, s (no cost data)", lat
+    if costs:
+        return "cost per item", costs
+    return None
+
+
+def plot_accuracy_vs_cost(
+    report: Report,
+    path: str | Path,
+    compute: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    chance: float | None = None,
+) -> Path | None:
+    """Accuracy (Wilson interval, clipped to [0, 1]) against what each system spent per item:
+    cost, or tokens when every cost is 0 (local models), or latency (``compute``: per-system
+    :class:`~orch_eval.stats.analysis.SystemCompute`), on a log axis when it spans a factor of
+    ten or more. Without any of them nothing is drawn: a ``UserWarning`` says why and ``None``
+    is returned."""
+    axis = _compute_axis(report, compute)
+    if axis is None:
+        warnings.warn("plot_accuracy_vs_cost skipped: the report has no cost data (nor token or latency data)",
+                      UserWarning, stacklevel=2)
         return None
+    label, xs = axis
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for s in with_cost:
-        ax.errorbar(s.cost_total, s.accuracy, yerr=[[s.accuracy - s.wilson_low], [s.wilson_high - s.accuracy]],
-                    fmt="o", capsize=3)
-        ax.annotate(s.system, (s.cost_total, s.accuracy), textcoords="offset points", xytext=(5, 5),
-                    fontsize="small")
-    ax.set_xlabel("total cost")
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    shown = [s for s in report.systems if s.system in xs]
+    for s in shown:
+        x = xs[s.system]
+        low, high = max(0.0, s.wilson_low), min(1.0, s.wilson_high)
+        ax.errorbar(x, s.accuracy, yerr=[[s.accuracy - low], [high - s.accuracy]], fmt="o", capsize=3)
+        ax.annotate(s.system, (x, s.accuracy), textcoords="offset points", xytext=(5, 5), fontsize="small")
+    values = [xs[s.system] for s in shown]
+    if values and min(values) > 0 and max(values) / min(values) >= 10:
+        ax.set_xscale("log")
+    if chance is not None:
+        ax.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance ({chance:.0%})")
+        ax.legend(loc="best", fontsize="small")
+    ax.set_xlabel(label)
     ax.set_ylabel(f"accuracy (Wilson {report.level} CI)")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    ax.set_ylim(0, 1)
+    ax.set_title(title or "accuracy versus compute", fontsize="medium")
+    return _finish(fig, path)
 
 
-def plot_pvalue_heatmap(report: Report, path: str | Path) -> Path:
+def plot_pvalue_heatmap(report: Report, path: str | Path, title: str | None = None) -> Path:
     """Heatmap of adjusted p-values for every pair. Needs a report made with all pairs
-    (``compare(..., pairs="all")`` or no reference); raises ``ValueError`` otherwise."""
+    (``compare(..., pairs="all")`` or no reference); raises ``ValueError`` otherwise. Each cell's
+    number is written in black or white, whichever contrasts with the cell's colour."""
     names = [s.system for s in report.systems]
     k = len(names)
     if report.pairs != "all" or len(report.comparisons) != k * (k - 1) // 2 or k < 2:
@@ -88,21 +136,21 @@ def plot_pvalue_heatmap(report: Report, path: str | Path) -> Path:
     for c in report.comparisons:
         i, j = idx[c.system_a], idx[c.system_b]
         grid[i, j] = grid[j, i] = c.p_adjusted
-    fig, ax = plt.subplots(figsize=(0.6 * k + 3, 0.6 * k + 2.5))
-    im = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap="viridis_r")
+    fig, ax = plt.subplots(figsize=(0.7 * k + 3.5, 0.7 * k + 3))
+    cmap = plt.get_cmap("viridis_r")
+    im = ax.imshow(grid, vmin=0.0, vmax=1.0, cmap=cmap)
     ax.set_xticks(range(k), names, rotation=45, ha="right")
     ax.set_yticks(range(k), names)
     for i in range(k):
         for j in range(k):
             if i != j:
-                ax.text(j, i, f"{grid[i, j]:.2g}", ha="center", va="center", fontsize="x-small",
-                        color="white" if grid[i, j] < 0.5 else "black")
-    fig.colorbar(im, ax=ax, label=f"adjusted p ({report.correction}, {report.test})")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+                r, g, b, _ = cmap(grid[i, j])
+                dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5  # relative luminance of the cell
+                ax.text(j, i, f"{grid[i, j]:.2g}", ha="center", va="center", fontsize="small",
+                        color="white" if dark else "black")
+    fig.colorbar(im, ax=ax, label=f"adjusted p\n({report.correction}, {report.test})")
+    ax.set_title(title or "pairwise adjusted p-values", fontsize="medium")
+    return _finish(fig, path)
 
 
 # ---- the EMA router ---------------------------------------------------------------------------

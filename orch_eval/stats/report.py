@@ -238,7 +238,7 @@ class Report:
                 header.append(f"bootstrap {level} CI")
             if clustered:
                 header.append(f"clustered {level} CI")
-            header += ["p exact", "p mid-p", "p asym", "p asym cc", f"p adj ({self.test})", "", "MDE"]
+            header += ["p exact", "p mid-p", "p asym", "p asym cc", f"p adj ({self.test})", "sig.", "MDE"]
             rows = []
             for c in self.comparisons:
                 row = [
@@ -266,7 +266,7 @@ class Report:
                 rows.append(row)
             lines += ["## Comparisons", "", _md_table(header, rows), ""]
             lines.append(
-                f"`*`: adjusted p < {self.alpha}. b = items only A got right, c = only B. "
+                f"sig. `*`: adjusted p < {self.alpha}. b = items only A got right, c = only B. "
                 f"MDE: smallest |diff| detectable with 80% power at two-sided alpha = {self.alpha} "
                 "at this discordance (n/a: none detectable)."
             )
@@ -356,8 +356,8 @@ def compare(
                 wilson_high=w.high,
                 se_iid=math.sqrt(p * (1 - p) / n),
                 se_clustered=ce.se if ce else None,
-                clustered_low=ce.low if ce else None,
-                clustered_high=ce.high if ce else None,
+                clustered_low=max(0.0, ce.low) if ce else None,  # an accuracy lies in [0, 1]
+                clustered_high=min(1.0, ce.high) if ce else None,
                 cost_total=cost,
                 cost_per_item=cost / n if cost is not None else None,
                 latency_mean=lat,
@@ -410,8 +410,8 @@ def compare(
                 p=mc.pvalue(test),
                 mde=minimum_detectable_effect(b, c, n, alpha=alpha),
                 se_clustered=ce.se if ce else None,
-                clustered_low=ce.low if ce else None,
-                clustered_high=ce.high if ce else None,
+                clustered_low=max(-1.0, ce.low) if ce else None,  # a difference lies in [-1, 1]
+                clustered_high=min(1.0, ce.high) if ce else None,
             )
         )
     adjusted = adjust_pvalues([r["p"] for r in raw], correction)

@@ -1,6 +1,6 @@
-"""A leaderboard from logs: which benchmark each log belongs to, and its systems per benchmark.
+"""A leaderboard from logs: its systems per benchmark.
 
-Every input file is assigned to a benchmark first (:func:`benchmark_of`), then each
+Every input file is assigned to a benchmark first (:func:`orch_eval.stats.sources.benchmark_of`), then each
 benchmark's files are read with :func:`orch_eval.stats.loaders.load_logs`, which names the
 systems, derives each agent alone and the majority vote from ORCH Decisions, merges the
 lm-eval task files of one run and refuses duplicate names. Grouping has to come first: one
@@ -14,16 +14,12 @@ The same system name on several benchmarks is the same system. Derived systems a
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import numpy as np
 
-from orch_eval.core.redact import redact, redact_args
 from orch_eval.stats.leaderboard._board import (
     BenchmarkInput,
     Leaderboard,
@@ -36,133 +32,14 @@ from orch_eval.stats.loaders import (
     LoadedSystems,
     LogLoadError,
     SystemData,
-    expand_paths,
-    load_logs,
+    load_groups,
 )
 from orch_eval.stats.outcomes import ItemSetMismatchError, PairedOutcomes
+from orch_eval.stats.sources import SourceInfo, benchmark_of, group_by_benchmark
 
 __all__ = ["SourceInfo", "benchmark_of", "load_leaderboard"]
 
-_SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
-_NO_MODEL = (None, "", "none", "none/none")
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """One input file: its harness, benchmark and provenance."""
-
-    path: Path
-    harness: Literal["inspect", "lm_eval"]
-    benchmark: str
-    task: str
-    date: str | None = None
-    model: str | None = None
-
-
-# ---------------------------------------------------------------------------- benchmark of a file
-
-
-def _inspect_info(path: Path) -> SourceInfo:
-    from inspect_ai.log import read_eval_log
-
-    try:
-        header = read_eval_log(str(path), header_only=True)
-    except FileNotFoundError:
-        raise LogLoadError(f"{path}: no such file") from None
-    except Exception as ex:  # noqa: BLE001 - any unreadable header is the user's file problem
-        raise LogLoadError(f"{path}: not a readable Inspect log (truncated or corrupt? {type(ex).__name__}: {ex})") from None
-    spec = header.eval
-    task = str(spec.task)
-    model = None if spec.model in _NO_MODEL else str(spec.model)
-    return SourceInfo(path, "inspect", task.rsplit("/", 1)[-1], task, str(spec.created) if spec.created else None, model)
-
-
-def _lm_eval_results(folder: Path, date: str | None, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
-    """The run's ``results_<date>.json`` beside its samples files ({} when absent or unreadable)."""
-    candidates = [folder / f"results_{date}.json"] if date else []
-    for f in candidates:
-        if f not in cache:
-            try:
-                cache[f] = json.loads(f.read_text(encoding="utf-8")) if f.is_file() else {}
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-                cache[f] = {}
-        if cache[f]:
-            return cache[f]
-    return {}
-
-
-def _root_group(task: str, group_subtasks: Mapping[str, Any]) -> str:
-    """The outermost group containing ``task`` (``mmlu_abstract_algebra`` -> ``mmlu``), else the task."""
-    parent: dict[str, str] = {}
-    for group, subs in (group_subtasks or {}).items():
-        for sub in subs or []:
-            parent.setdefault(str(sub), str(group))
-    seen = {task}
-    while task in parent and parent[task] not in seen:
-        task = parent[task]
-        seen.add(task)
-    return task
-
-
-def _lm_eval_model(results: Mapping[str, Any]) -> str | None:
-    config = results.get("config") or {}
-    model = config.get("model")
-    if not model:
-        return None
-    args = config.get("model_args")
-    if isinstance(args, dict):
-        args = ",".join(f"{k}={v}" for k, v in redact_args(args).items())
-    elif isinstance(args, str):
-        parsed = dict(part.partition("=")[::2] for part in args.split(",") if part)
-        args = ",".join(f"{k}={v}" for k, v in redact_args(parsed).items())
-    return redact(f"{model} ({args})" if args else str(model))
-
-
-def _lm_eval_info(path: Path, cache: dict[Path, dict[str, Any]]) -> SourceInfo:
-    m = _SAMPLES_RE.match(path.name)
-    task = m.group("task") if m else path.stem.removeprefix("samples_")
-    raw_date = m.group("date") if m else None
-    results = _lm_eval_results(path.parent, raw_date, cache)
-    date = None
-    if raw_date:
-        day, _, clock = raw_date.partition("T")
-        date = f"{day}T{clock.split('.')[0].replace('-', ':')}"
-    return SourceInfo(path, "lm_eval", _root_group(task, results.get("group_subtasks") or {}), task, date,
-                      _lm_eval_model(results))
-
-
-def benchmark_of(path: str | Path, cache: dict[Path, dict[str, Any]] | None = None) -> SourceInfo:
-    """Which benchmark a log file belongs to, with its provenance.
-
-    Inspect: the log's task name without its package (``inspect_evals/mmlu_0_shot`` ->
-    ``mmlu_0_shot``). lm-eval: the task of the samples file, or the outermost group that
-    contains it according to the run's ``results_<date>.json`` (the 57 ``mmlu_*`` subtasks of an
-    ``mmlu`` run -> ``mmlu``).
-    """
-    p = Path(path)
-    if p.name.startswith("samples_") and p.suffix == ".jsonl":
-        return _lm_eval_info(p, {} if cache is None else cache)
-    return _inspect_info(p)
-
-
 # ---------------------------------------------------------------------------- loading
-
-
-_FILTER_UNUSED = "not found in any samples file"
-
-
-def _load_benchmark(
-    bench: str, files: list[Path], labels: list[str | None], filter: str | None, derived: bool
-) -> LoadedSystems:
-    try:
-        return load_logs(files, names=labels, filter=filter, derived=derived)
-    except LogLoadError as ex:
-        if filter is not None and _FILTER_UNUSED in str(ex):
-            # every lm-eval file of this benchmark has a single filter (a multiple-choice task),
-            # which load_logs already falls back to; whether --filter is used anywhere is
-            # checked over all benchmarks
-            return load_logs(files, names=labels, filter=None, derived=derived)
-        raise LogLoadError(f"benchmark {bench}: {ex}") from None
 
 
 def _base_name(loaded: LoadedSystems, log: LoadedLog, name: str) -> str:
@@ -243,32 +120,8 @@ def load_leaderboard(
     duplicate system names within a benchmark, and -- unless ``intersect`` -- systems scored on
     different items of one benchmark (naming the systems and example item ids).
     """
-    if not paths:
-        raise LogLoadError("no log given")
-    labels = list(names or [])
-    if len(labels) > len(paths):
-        raise LogLoadError(f"{len(labels)} names given for {len(paths)} inputs (one --name per LOG, in order)")
-    labels += [None] * (len(paths) - len(labels))
-    cache: dict[Path, dict[str, Any]] = {}
-    by_key: dict[tuple[str, str], tuple[list[Path], list[str | None]]] = {}
-    infos: dict[Path, SourceInfo] = {}
-    for files, label in zip(expand_paths(paths), labels):
-        for f in files:
-            info = benchmark_of(f, cache)
-            infos[f] = info
-            infos.setdefault(f.parent, info)  # a merged lm-eval run is known by its folder
-            group_files, group_labels = by_key.setdefault((info.benchmark, info.harness), ([], []))
-            group_files.append(f)
-            group_labels.append(label)
-    # the harnesses name items differently (Inspect sample ids, lm-eval <task>/<doc_id>), so the
-    # same task run through both is two benchmarks
-    both = {b for b, h in by_key if (b, "inspect") in by_key and (b, "lm_eval") in by_key}
-    groups = {(f"{b} ({h.replace('_', '-')})" if b in both else b): v for (b, h), v in by_key.items()}
-    loaded = {b: _load_benchmark(b, fs, labs, filter, derived) for b, (fs, labs) in groups.items()}
-
-    lm_filters = [str(lg.filter or "") for ls in loaded.values() for lg in ls.logs if lg.harness == "lm_eval"]
-    if filter is not None and lm_filters and not any(filter in f.split(",") for f in lm_filters):
-        raise LogLoadError(f"filter {filter!r} not found in any lm-eval samples file")
+    groups, infos = group_by_benchmark(paths, names)
+    loaded = load_groups(groups, filter=filter, derived=derived)
 
     panel_names = {lg.name for ls in loaded.values() for lg in ls.logs if lg.derived or lg.oracle is not None}
     prefix = len(panel_names) > 1
