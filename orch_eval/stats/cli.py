@@ -17,6 +17,8 @@ import warnings as _warnings
 from pathlib import Path
 from typing import Any
 
+from orch_eval.core.redact import redact
+
 __all__ = ["add_parser", "build_report", "render_json", "render_markdown", "run", "write_plots"]
 
 HELP = "paired statistics report from Inspect logs and lm-eval samples"
@@ -207,7 +209,9 @@ def render_json(built: dict[str, Any]) -> str:
     out["sources"] = built["sources"]
     out["notes"] = built["notes"]
     out["plots"] = built.get("plots", [])
-    return json.dumps(_clean(out), indent=2, allow_nan=False)
+    from orch_eval.core.redact import redact_data
+
+    return json.dumps(redact_data(_clean(out)), indent=2, allow_nan=False)
 
 
 def write_plots(built: dict[str, Any], directory: str) -> list[str]:
@@ -242,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as ex:
         # one line, even for the multi-line item-set mismatch error
         message = "; ".join(line.strip() for line in str(ex).splitlines() if line.strip())
-        print(f"orch-eval compare: {message}", file=sys.stderr)
+        print(f"orch-eval compare: {redact(message)}", file=sys.stderr)
         return 2
     report = built["report"]
     if args.format == "md":
@@ -253,17 +257,19 @@ def run(args: argparse.Namespace) -> int:
         text = report.to_csv("comparisons")
         if args.output:
             out = Path(args.output)
-            out.with_name(out.stem + ".systems.csv").write_text(report.to_csv("systems"), encoding="utf-8")
+            systems_csv = redact(report.to_csv("systems")) or ""
+            out.with_name(out.stem + ".systems.csv").write_text(systems_csv, encoding="utf-8")
         else:
             text = text + "\n" + report.to_csv("systems")
     else:
         text = report.to_latex("systems") + "\n" + report.to_latex("comparisons")
+    text = redact(text) or ""  # the report carries names and notes read from the logs
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.format != "md" and args.format != "json":
         for n in built["notes"]:
-            print(f"orch-eval compare: note: {n}", file=sys.stderr)
+            print(f"orch-eval compare: note: {redact(n)}", file=sys.stderr)
     return 0
 
