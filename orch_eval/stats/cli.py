@@ -17,7 +17,7 @@ import warnings as _warnings
 from pathlib import Path
 from typing import Any
 
-from orch_eval.core.redact import redact
+from orch_eval.core.redact import redact, redact_data
 
 __all__ = ["add_parser", "build_report", "render_json", "render_markdown", "run", "write_plots"]
 
@@ -209,8 +209,6 @@ def render_json(built: dict[str, Any]) -> str:
     out["sources"] = built["sources"]
     out["notes"] = built["notes"]
     out["plots"] = built.get("plots", [])
-    from orch_eval.core.redact import redact_data
-
     return json.dumps(redact_data(_clean(out)), indent=2, allow_nan=False)
 
 
