@@ -3,6 +3,9 @@
 The text goes to a temporary file in the destination's own folder (so the final rename never
 crosses a file system), is flushed and fsync'ed, then ``os.replace``-d over the destination;
 the folder is fsync'ed too where the platform allows, so the rename itself survives a crash.
+
+Every file orch_eval writes this way is redacted on the way out (``orch_eval.core.redact``):
+no value of a secret-looking environment variable reaches the disk.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from orch_eval.core.redact import redact, redact_data
+
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically; returns the path."""
+    """Write ``text`` to ``path`` atomically, secrets redacted; returns the path."""
+    text = redact(text) or ""
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=str(dest.parent))
@@ -43,5 +49,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, encoding: str = "
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, indent: int | None = 1) -> Path:
-    """Serialise ``obj`` as JSON (keys sorted, so the bytes are reproducible) and write atomically."""
-    return write_text_atomic(path, json.dumps(obj, indent=indent, sort_keys=True, allow_nan=False) + "\n")
+    """Serialise ``obj`` as JSON (keys sorted, so the bytes are reproducible; secrets redacted before
+    serialising) and write atomically."""
+    text = json.dumps(redact_data(obj), indent=indent, sort_keys=True, allow_nan=False)
+    return write_text_atomic(path, text + "\n")

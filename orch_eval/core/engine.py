@@ -30,6 +30,7 @@ from inspect_ai.model import (
 
 from orch_eval.core.context import current_question
 from orch_eval.core.decision import AgentRecord, DecidedBy, Decision, DispatchRecord, MergeRecord, Usage
+from orch_eval.core.model_errors import check_recorded, redacting
 from orch_eval.core.panel import ModelSpec, Panel
 from orch_eval.core.parse import parse_answer, parse_subquestions
 from orch_eval.core.prompts import (
@@ -194,10 +195,12 @@ class Orchestrator:
         token = current_question.set(question)
         start = time.perf_counter()
         try:
-            output = await model.generate(messages, config=config, cache=cache)
+            # the provider's errors are redacted before Inspect records them (model_errors.py)
+            output = await redacting(model).generate(messages, config=config, cache=cache)
         except Exception as ex:  # a model fault never crashes an evaluation
             if _is_limit_error(ex):
                 raise
+            check_recorded(ex)
             return None, redact(f"{type(ex).__name__}: {ex}")[:2000], time.perf_counter() - start  # type: ignore[index]
         finally:
             current_question.reset(token)

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orch_eval.core.atomic import write_text_atomic
+from orch_eval.core.redact import redact_data
 from orch_eval.experiment.lm_eval_runs import unsupported as lm_eval_unsupported
 from orch_eval.stats.analysis import Analysis, analyse
 from orch_eval.stats.loaders import (
@@ -191,7 +193,8 @@ def write_report(plan: "Plan", result: "ExperimentResult") -> tuple[dict[str, An
         text = built.to_markdown()
         md += ["##" + line if line.startswith("#") else line for line in text.splitlines()] + [""]
         out_json["benchmarks"][title] = built.to_dict()
-    (d / "report.md").write_text("\n".join(md), encoding="utf-8")
-    (d / "report.json").write_text(json.dumps(out_json, indent=2), encoding="utf-8")
+    # names and notes come from the logs: written redacted, like every file orch_eval writes
+    write_text_atomic(d / "report.md", "\n".join(md))
+    write_text_atomic(d / "report.json", json.dumps(redact_data(out_json), indent=2))
     paths += [str(d / "report.md"), str(d / "report.json")]
     return out_json, paths

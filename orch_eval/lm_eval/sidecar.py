@@ -14,11 +14,13 @@ uses, so runs of several systems (and of the two harnesses) pair item by item
 
 The writing hooks ``EvaluationTracker.save_results_samples`` (wrapped once, when
 ``orch_eval.lm_eval`` is imported): after lm-eval wrote a task's samples, the wrapper writes
-the Decisions the live ``orch`` models hold for that task's documents.
+the Decisions the live ``orch`` models hold for that task's documents. The same wrappers
+redact lm-eval's samples and results files (no secret environment value reaches them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -76,11 +78,13 @@ def make_record(item: "Item", decision: Decision) -> dict[str, Any]:
 
 
 def write_records(path: Path, records: Iterable[Mapping[str, Any]]) -> Path:
-    """Write the Decision records of one task as JSON lines, atomically (never half-written)."""
+    """Write the Decision records of one task as JSON lines, atomically (never half-written),
+    secrets redacted."""
     from orch_eval.core.atomic import write_text_atomic
+    from orch_eval.core.redact import redact_data
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+    text = "".join(json.dumps(redact_data(r), ensure_ascii=False, sort_keys=True) + "\n" for r in records)
     return write_text_atomic(path, text)
 
 
@@ -124,30 +128,49 @@ def records_for_samples(task: str, samples: Iterable[Mapping[str, Any]]) -> list
 
 
 def install_tracker_hook() -> None:
-    """Wrap ``EvaluationTracker.save_results_samples`` to also write the Decision sidecar."""
+    """Wrap lm-eval's writers (``EvaluationTracker.save_results_samples`` and
+    ``save_results_aggregated``): samples and results are redacted before lm-eval writes them
+    (``orch_eval.core.redact``), and the Decision sidecar is written beside the samples."""
     from lm_eval.loggers.evaluation_tracker import EvaluationTracker
 
     original = EvaluationTracker.save_results_samples
     if getattr(original, "_orch_sidecar", False):
         return
+    original_aggregated = EvaluationTracker.save_results_aggregated
 
     @functools.wraps(original)
     def save_results_samples(self: Any, task_name: str, samples: Any) -> None:
+        from orch_eval.core.redact import redact_data
+
         records: list[dict[str, Any]] = []
         if self.output_path and _models:
             try:  # before the original call, which rewrites the samples' arguments in place
                 records = records_for_samples(task_name, samples)
             except Exception:  # never lose lm-eval's own samples file over a sidecar
                 logger.exception("orch: could not collect Decisions for task %s", task_name)
-        original(self, task_name, samples)
+        original(self, task_name, redact_data(samples))
         if records:
             path = Path(self.output_path)
             path = path.parent if path.suffix == ".json" else path / str(self.general_config_tracker.model_name_sanitized)
             out = write_records(path / f"{SIDECAR_PREFIX}{task_name}_{self.date_id}.jsonl", records)
             logger.info("orch: wrote %d Decisions to %s", len(records), out)
 
+    @functools.wraps(original_aggregated)
+    def save_results_aggregated(self: Any, results: dict[str, Any], samples: Any = None) -> None:
+        from orch_eval.core.redact import redact_data
+
+        # the run's configuration (model_args, ...) joins the results inside the original call
+        config = self.general_config_tracker
+        for field in dataclasses.fields(config):
+            value = getattr(config, field.name)
+            redacted = redact_data(value)
+            if redacted is not value:
+                setattr(config, field.name, redacted)
+        original_aggregated(self, redact_data(results), samples)
+
     save_results_samples._orch_sidecar = True  # type: ignore[attr-defined]
     EvaluationTracker.save_results_samples = save_results_samples  # type: ignore[method-assign]
+    EvaluationTracker.save_results_aggregated = save_results_aggregated  # type: ignore[method-assign]
 
 
 # ---- reading back -------------------------------------------------------------------------

@@ -24,7 +24,8 @@ Parameters
   dispatcher (default: as many as asked), ``latency`` ms per call (simulated with a sleep and
   reported as the call's time), ``jitter`` extra ms drawn per item, ``fail`` probability of a
   fault, ``fault`` its kind (error, timeout, ratelimit, server, empty, whitespace, huge, garbage,
-  refusal, mixed), ``letter``/``value`` for ``fixed``.
+  refusal, mixed), ``letter``/``value`` for ``fixed``, ``leak_env`` the name of an environment
+  variable whose value the raised faults echo ("... with header Authorization: Bearer <value>").
 
 The answer key comes from the question the engine is deciding (``orch_eval.core.context``),
 or from Inspect's active sample when the fake is called outside the engine. Agents never see
@@ -153,7 +154,8 @@ class OrchFake(ModelAPI):
         self._max_connections = int(params.get("max_connections", 1000))
         self.subq = None if params.get("subq") is None else int(params["subq"])
         self.leak_env = params.get("leak_env")
-        """Name of an environment variable whose value injected errors echo (secret-redaction tests)."""
+        """Name of an environment variable whose value the raised faults (error, timeout, ratelimit,
+        server) echo in their messages (secret-redaction tests)."""
 
     # ---- provider settings ---------------------------------------------------------------
 
@@ -278,16 +280,18 @@ class OrchFake(ModelAPI):
             with _calls_lock:
                 _attempts[key] += 1
                 attempt = _attempts[key]
+            # leak_env: the raised faults echo a credential, as some providers do
+            leak = os.environ.get(str(self.leak_env)) if self.leak_env else None
+            detail = f" with header Authorization: Bearer {leak}" if leak else ""
             if fault == "error":
-                leak = os.environ.get(str(self.leak_env)) if self.leak_env else None
-                detail = f" with header Authorization: Bearer {leak}" if leak else ""
                 raise RuntimeError(f"orchfake injected error ({call}){detail}")
             if fault == "timeout":
-                raise TimeoutError(f"orchfake injected timeout ({call})")
+                raise TimeoutError(f"orchfake injected timeout ({call}){detail}")
             if fault == "ratelimit" and attempt == 1:
-                raise FakeRateLimitError("orchfake injected rate limit (429)")
+                raise FakeRateLimitError(f"orchfake injected rate limit (429){detail}")
             if fault == "server":
-                raise FakeServerError(f"orchfake injected server error (500), attempt {attempt}", attempt)
+                message = f"orchfake injected server error (500), attempt {attempt}{detail}"
+                raise FakeServerError(message, attempt)
 
         sampling = bool(config.temperature) and config.seed is not None
         answer = self.answer_for(stem, gold, kind, n_options, config.seed if sampling else None)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from orch_eval.core.redact import redact_data
 from orch_eval.stats.diagnostics import MergerDiagnostics, merger_diagnostics
 from orch_eval.stats.intervals import wilson_interval
 from orch_eval.stats.loaders import LoadedSystems, LogLoadError, SystemData, summarize_sources
@@ -176,7 +177,7 @@ class Analysis:
         out["sources"] = self.sources
         out["notes"] = self.notes
         out["plots"] = self.plots
-        return _clean(out)
+        return redact_data(_clean(out))  # names and notes come from the logs
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orch_eval.core.redact import redact
+
 if TYPE_CHECKING:
     from orch_eval.stats.analysis import Analysis
 
@@ -149,17 +151,19 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as ex:
         # one line, even for the multi-line item-set mismatch error
         message = "; ".join(line.strip() for line in str(ex).splitlines() if line.strip())
-        print(f"orch-eval compare: {message}", file=sys.stderr)
+        print(f"orch-eval compare: {redact(message)}", file=sys.stderr)
         return 2
     if args.format == "csv":
         text = _csv(analyses, "comparisons")
         if args.output:
             out = Path(args.output)
-            out.with_name(out.stem + ".systems.csv").write_text(_csv(analyses, "systems"), encoding="utf-8")
+            systems_csv = redact(_csv(analyses, "systems")) or ""
+            out.with_name(out.stem + ".systems.csv").write_text(systems_csv, encoding="utf-8")
         else:
             text = text + "\n" + _csv(analyses, "systems")
     else:
         text = _render(analyses, args.format)
+    text = redact(text) or ""  # the report carries names and notes read from the logs
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -167,5 +171,5 @@ def run(args: argparse.Namespace) -> int:
     if args.format not in ("md", "json"):
         for a in analyses:
             for n in a.notes:
-                print(f"orch-eval compare: note: {n}", file=sys.stderr)
+                print(f"orch-eval compare: note: {redact(n)}", file=sys.stderr)
     return 0
