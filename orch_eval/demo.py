@@ -1,51 +1,59 @@
-"""``orch-eval demo``: ORCH on real MMLU and GSM8K items with the embedded local panel.
+"""The demo (the README's main command): the comparison a newcomer needs to see first.
 
-Runs the unchanged ``inspect_evals/mmlu_0_shot`` and ``inspect_evals/gsm8k`` tasks through
-the ``orch`` solver with ``solvers/local.yaml`` (four GGUF models from PyPI, CPU only), with
-Inspect's progress display, writes the logs to ``logs/demo/``, and prints per benchmark the
-accuracy of each agent alone (from the same calls), the majority vote, the oracle, and ORCH,
-with paired McNemar mid-p values of each system against ORCH.
+On the first items of the unchanged ``inspect_evals/mmlu_0_shot`` and ``inspect_evals/gsm8k``
+tasks, with the embedded local models (four GGUF models from PyPI, CPU only), it runs
+
+- the strongest local model alone (``single``: the same analysis prompt and budget as ORCH's
+  agents), declared the reference before the run;
+- ORCH with the local panel (three small agents, the same strongest model as merger), and from the
+  same calls the agents' majority vote;
+- self-consistency of the strongest model (``k`` samples at ``temperature``): the compute-matched
+  alternative that fits the demo's time budget,
+
+and prints, per benchmark, one table with each system's accuracy and its paired verdict against
+the reference (McNemar mid-p, Holm-corrected), the compute each spent per item, a one-line
+legend, and the commands that show the full report and the leaderboard of the same logs.
+
+Logs go to ``<log dir>/<panel>-<items>/`` through Inspect's ``eval_set``: the same demo run again
+makes no model call, and a demo of another size writes to its own folder.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orch_eval.benchmarks import BENCHMARKS
+from orch_eval.core.errors import OrchConfigError
 
-DEFAULT_ITEMS = 8
-"""Items per benchmark, chosen so the demo ends within 15 minutes on 2 cores (benchmarks/results/demo.md)."""
-
-ALPHA = 0.05
-"""Two-sided level of the demo's accuracy intervals (its table header shows the matching confidence level)."""
-
+DEFAULT_ITEMS = 5
+"""Items per benchmark: the demo ends within 10 minutes on 2 idle cores, set-up included
+(benchmarks/results/demo.md)."""
+DEFAULT_K = 3
+DEFAULT_TEMPERATURE = 0.4
+"""The sampling temperature of the self-consistency samples (chosen on calibration splits, never on
+evaluated items: benchmarks/README.md, the methods benchmark)."""
 DEMO_BENCHMARKS = ("mmlu_0_shot", "gsm8k")
 """The registry benchmarks the demo runs, named in its options by their labels (mmlu, gsm8k)."""
 TASKS = {BENCHMARKS[b].label: BENCHMARKS[b].task for b in DEMO_BENCHMARKS}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser(
-        "demo",
-        help="run ORCH on real MMLU and GSM8K items with the local GGUF panel",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--items", type=int, default=DEFAULT_ITEMS, help=f"items per benchmark (default {DEFAULT_ITEMS})")
-    p.add_argument("--panel", default="local", help="panel preset or YAML (default: local)")
-    p.add_argument("--benchmarks", default="mmlu,gsm8k", help="comma-separated: mmlu, gsm8k")
-    p.add_argument("--log-dir", default="logs/demo", help="where the Inspect logs go (default logs/demo)")
-    p.add_argument("--display", default=None, help="Inspect display: full, rich, plain, none (default: Inspect's)")
-    p.set_defaults(func=run)
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` did: the log folder, one analysis per benchmark, the wall time."""
+
+    log_dir: Path
+    reference: str
+    analyses: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    failed: list[str] = field(default_factory=list)
 
 
-def _check_models(panel: Any) -> None:
-    """Fail early, with the command to fix it, when a local model is missing."""
-    from orch_eval.core.errors import OrchConfigError
+def check_local_models(panel: Any) -> None:
+    """Fail early, with the command to fix it, when a local model of ``panel`` is missing."""
     from orch_eval.models import catalog
 
     names = [s.model_name for s in [*panel.agents, panel.merger] if s is not None]
@@ -64,80 +72,98 @@ def _check_models(panel: Any) -> None:
         )
 
 
-def summary_rows(log_path: str) -> tuple[list[list[str]], int]:
-    """Rows (system, accuracy, b/c vs ORCH, mid-p) for one log, and the item count."""
-    from orch_eval.stats import PairedOutcomes, compare, load_inspect_log
-
-    loaded = load_inspect_log(log_path)
-    systems = {s.name: s.correct for s in [*loaded.derived, loaded.system]}
-    outcomes = PairedOutcomes.from_dict(systems)
-    report = compare(outcomes, reference=loaded.system.name, bootstrap=0, alpha=ALPHA)
-    by_name = {c.system_a: c for c in report.comparisons}
-    rows = []
-    for s in report.systems:
-        label = "ORCH (merged)" if s.system == loaded.system.name else s.system
-        c = by_name.get(s.system)
-        versus = "" if c is None else f"{c.b}/{c.c}"
-        p = "" if c is None else f"{c.p_midp:.3f}"
-        rows.append([label, f"{s.accuracy:.1%}", f"[{s.wilson_low:.0%}, {s.wilson_high:.0%}]", versus, p])
-    if loaded.oracle is not None:
-        acc = sum(loaded.oracle.correct.values()) / max(1, len(loaded.oracle.correct))
-        rows.append(["oracle (any agent right; upper bound)", f"{acc:.1%}", "", "", ""])
-    return rows, outcomes.n
+def reference_panel(panel: Any) -> dict[str, Any]:
+    """The strongest model alone as a one-agent panel: the panel's merger, with the panel's analysis
+    budgets (so its answers are the fair single-model baseline)."""
+    if panel.merger is None:
+        raise OrchConfigError(f"panel {panel.name}: the demo needs a merger (its strongest model)")
+    budgets = panel.budgets.model_dump(exclude={"dispatch"})
+    return {"agents": [{"model": panel.merger.model_name, "args": dict(panel.merger.args)}], "budgets": budgets}
 
 
-def _table(rows: list[list[str]]) -> str:
-    from orch_eval.stats.intervals import level_label
-
-    header = ["system", "accuracy", f"{level_label(ALPHA)} CI", "b/c vs ORCH", "mid-p vs ORCH"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
-
-
-def run(args: argparse.Namespace) -> int:
-    from inspect_ai import eval as inspect_eval
+def run_demo(
+    panel: str = "local",
+    items: int = DEFAULT_ITEMS,
+    benchmarks: tuple[str, ...] = ("mmlu", "gsm8k"),
+    k: int = DEFAULT_K,
+    temperature: float = DEFAULT_TEMPERATURE,
+    log_dir: str | Path = "logs/demo",
+    display: str | None = None,
+) -> DemoResult:
+    """Run the demo's systems (see the module docstring) and analyse them per benchmark."""
+    import datasets
+    from inspect_ai import eval_set
 
     from orch_eval.core.panel import load_panel
-    from orch_eval.inspect.solvers import orch
+    from orch_eval.inspect.solvers import orch, self_consistency, single
+    from orch_eval.stats.analysis import analyse
+    from orch_eval.stats.loaders import load_benchmarks
 
-    import datasets
-
-    datasets.logging.set_verbosity_error()  # offline cache notices would drown the progress display
-    panel = load_panel(args.panel)
-    _check_models(panel)
-    chosen = [b.strip() for b in args.benchmarks.split(",") if b.strip()]
-    unknown = [b for b in chosen if b not in TASKS]
+    if items <= 0:
+        raise OrchConfigError(f"demo: items must be a positive number, got {items}")
+    unknown = [b for b in benchmarks if b not in TASKS]
     if unknown:
-        from orch_eval.core.errors import OrchConfigError
-
-        raise OrchConfigError(f"unknown benchmark(s) {unknown}; choose from {', '.join(TASKS)}")
+        raise OrchConfigError(f"demo: unknown benchmark(s) {unknown}; choose from {', '.join(TASKS)}")
+    datasets.logging.set_verbosity_error()  # offline cache notices would drown the progress display
+    p = load_panel(panel)
+    check_local_models(p)
+    ref_panel = reference_panel(p)
+    reference = f"single/{p.merger.model_name}"  # type: ignore[union-attr]
+    folder = Path(log_dir) / f"{p.name or p.digest()}-{items}"
     print(
-        f"ORCH demo: panel {panel.name} ({panel.digest()}), {args.items} items each of "
-        f"{', '.join(chosen)}; logs in {args.log_dir}/",
+        f"ORCH demo: panel {p.name} ({p.digest()}), {items} items each of {', '.join(benchmarks)}; "
+        f"reference (declared before the run): {reference}; logs in {folder}/",
         file=sys.stderr,
     )
+    systems = [
+        ("reference", single(**ref_panel)),
+        ("orch", orch(panel=panel)),
+        (f"sc{k}", self_consistency(**ref_panel, k=k, temperature=temperature)),
+    ]
+    result = DemoResult(folder, reference)
     start = time.perf_counter()
-    logs = inspect_eval(
-        [TASKS[b] for b in chosen],
-        model=None,
-        solver=orch(panel=str(args.panel)),
-        limit=args.items,
-        log_dir=args.log_dir,
-        display=args.display,
-        max_tasks=1,
-    )
-    elapsed = time.perf_counter() - start
-    failed = [log for log in logs if log.status != "success"]
-    for benchmark, log in zip(chosen, logs):
-        if log.status != "success":
-            print(f"\n{benchmark}: run did not complete ({log.status}): {log.error}", file=sys.stderr)
-            continue
-        rows, n = summary_rows(log.location)
-        print(f"\n{benchmark} ({TASKS[benchmark]}, {n} items, log {Path(log.location).name})")
-        print(_table(rows))
+    for label, solver in systems:
+        ok, logs = eval_set(
+            [TASKS[b] for b in benchmarks], model=None, solver=solver, limit=items,
+            log_dir=str(folder / label), display=display, max_tasks=1, log_dir_allow_dirty=True,
+        )
+        if not ok:
+            result.failed += [f"{label} on {log.eval.task}: {log.status}" for log in logs if log.status != "success"]
+    result.seconds = time.perf_counter() - start
+    for bench, loaded in load_benchmarks([folder]).items():
+        keep = [n for n in loaded.names if not n.split(":", 1)[0].startswith("agent")]  # the agents alone: see compare
+        result.analyses[bench] = analyse(loaded, systems=keep, reference=reference, bootstrap=0, benchmark=bench)
+    return result
+
+
+def describe(name: str, panel_name: str, k: int, temperature: float) -> str:
+    """What a demo system is, in a few words (beside its report name)."""
+    if name.startswith("single/"):
+        return "the strongest local model alone (reference)"
+    if name.startswith("orch/"):
+        return "ORCH: 3 small agents, the same strong model merges"
+    if name == "majority":
+        return "majority of ORCH's 3 agents (same calls)"
+    if name.startswith("sc"):
+        return f"self-consistency: the strong model, {k} samples at T={temperature}"
+    return ""
+
+
+def print_result(result: DemoResult, k: int, temperature: float, out: Any = None) -> None:
+    """The demo's tables, compute and closing commands."""
+    out = out or sys.stdout
+    for bench, a in result.analyses.items():
+        print(f"\n{bench} ({a.report.n_items} items; chance {a.chance:.0%})" if a.chance else f"\n{bench} "
+              f"({a.report.n_items} items)", file=out)
+        print(a.verdict_table(), file=out)
+        print("what: " + "; ".join(f"{s.system} = {describe(s.system, '', k, temperature)}" for s in a.report.systems
+                                  if describe(s.system, "", k, temperature)), file=out)
+        print("compute per item: " + "; ".join(
+            f"{c.system}: {c.calls or 0:.0f} calls, {c.tokens or 0:.0f} tokens" for c in a.compute.values()), file=out)
+    ref = result.reference
     print(
-        f"\nTotal time {elapsed / 60:.1f} min. Agents near chance inflate the oracle by luck. "
-        f"Full report: orch-eval compare {args.log_dir} --reference <system>"
+        f"\nTotal evaluation time {result.seconds / 60:.1f} min. Full reports and the leaderboard of these logs:\n"
+        f"  orch-eval compare {result.log_dir} --reference {ref}\n"
+        f"  orch-eval leaderboard {result.log_dir} --output {result.log_dir}/leaderboard",
+        file=out,
     )
-    return 1 if failed else 0

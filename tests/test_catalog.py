@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from orch_eval.models import catalog, cli
+from orch_eval.cli import models as cli
+from orch_eval.models import catalog
 from orch_eval.models.catalog import (
     CATALOG,
     Assembly,

@@ -1,7 +1,6 @@
 """Experiments: panels × benchmarks × systems from one YAML file, run through Inspect's
 ``eval_set`` and reported with :mod:`orch_eval.stats` (``orch-eval run``)."""
 
-from orch_eval.experiment.cli import add_parser
 from orch_eval.experiment.config import BENCHMARKS, Experiment, load_experiment, validate_experiment
 from orch_eval.experiment.plan import Plan, SystemPlan, build_plan, estimate, format_estimate
 from orch_eval.experiment.runner import ExperimentResult, run_experiment
@@ -12,7 +11,6 @@ __all__ = [
     "ExperimentResult",
     "Plan",
     "SystemPlan",
-    "add_parser",
     "build_plan",
     "estimate",
     "format_estimate",

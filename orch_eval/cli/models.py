@@ -2,7 +2,7 @@
 
 Wire into the main CLI with :func:`add_models_parser` (argparse), or call the ``cmd_*``
 functions directly; each takes an ``argparse.Namespace`` and returns a process exit code.
-Also runnable alone: ``python -m orch_eval.models.cli list``.
+Also runnable alone: ``python -m orch_eval.cli.models list``.
 """
 
 from __future__ import annotations

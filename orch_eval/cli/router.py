@@ -7,10 +7,13 @@ import json
 from typing import Any
 
 
+HELP = "calibrate and inspect EMA router state"
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "router",
-        help="calibrate and inspect EMA router state",
+        help=HELP,
         description="EMA router state: learn a warm start on a calibration split, show it, plot a run.",
     )
     sub = parser.add_subparsers(dest="router_command", metavar="SUBCOMMAND")
@@ -44,30 +47,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     cal.add_argument("--max-samples", type=int, default=None)
     cal.add_argument("--no-cache", action="store_true", help="do not use Inspect's model cache")
     cal.add_argument("--display", default=None, help="Inspect display: full, rich, plain, none (default: Inspect's)")
-    cal.set_defaults(func=_calibrate)
+    cal.set_defaults(func=run_calibrate)
 
     show = sub.add_parser("show", help="print a state file's provenance and EMAs")
     show.add_argument("state", help="router state JSON")
     show.add_argument("--json", action="store_true", help="print the whole file")
-    show.set_defaults(func=_show)
+    show.set_defaults(func=run_show)
 
     check = sub.add_parser("check", help="would this state be accepted as a warm start for a task? (leakage rule)")
     check.add_argument("state")
     check.add_argument("--task", required=True)
     check.add_argument("--split", default=None, help="evaluated split (default: the task's usual one)")
     check.add_argument("--force", action="store_true")
-    check.set_defaults(func=_check)
+    check.set_defaults(func=run_check)
 
     plot = sub.add_parser("plot", help="plot each agent's EMA accuracy over a routed run")
     plot.add_argument("log", help="Inspect .eval log of an orch run with the router on")
     plot.add_argument("--output", required=True, help="image file (png, pdf, svg)")
-    plot.set_defaults(func=_plot)
+    plot.set_defaults(func=run_plot)
 
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
     return parser
 
 
-def _calibrate(args: argparse.Namespace) -> int:
+def run_calibrate(args: argparse.Namespace) -> int:
     from orch_eval.core.panel import load_panel
     from orch_eval.inspect.routing import calibrate
 
@@ -113,7 +116,7 @@ def _print_summary(data: dict[str, Any]) -> None:
         print(f"  run progress: {run['next_index']} items applied (task {run['key'].get('task')})")
 
 
-def _show(args: argparse.Namespace) -> int:
+def run_show(args: argparse.Namespace) -> int:
     from orch_eval.core.router import load_state
 
     data = load_state(args.state)
@@ -124,7 +127,7 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
+def run_check(args: argparse.Namespace) -> int:
     from orch_eval.core.router import load_state
 
     from orch_eval.core.router import check_leakage
@@ -139,7 +142,7 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plot(args: argparse.Namespace) -> int:
+def run_plot(args: argparse.Namespace) -> int:
     from orch_eval.stats.plots import plot_router_ema
 
     out = plot_router_ema(args.log, args.output)

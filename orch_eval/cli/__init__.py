@@ -1,8 +1,11 @@
-"""``orch-eval``: the project's command line.
+"""``orch-eval`` (and ``orch-lm-eval``): the project's command line, one module per command.
 
-Each subcommand lives in the module that owns its subject and exposes
-``add_parser(subparsers)``; this file only wires them together, importing each lazily so
-``orch-eval --help`` stays fast.
+Every command module exposes ``add_parser(subparsers) -> ArgumentParser`` (setting
+``func=run``, or one function per subcommand) and ``run(args) -> int`` (the exit code); the work
+itself lives in the library (``orch_eval.stats``, ``orch_eval.experiment``, ``orch_eval.demo``...),
+never here. This module wires them together, importing each lazily so ``orch-eval --help`` stays
+fast. A configuration error (:class:`~orch_eval.core.errors.OrchConfigError`) anywhere ends with
+one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -15,13 +18,13 @@ from collections.abc import Sequence
 from orch_eval import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("orch_eval.demo", "run ORCH on real MMLU and GSM8K items with the local GGUF panel"),
-    "models": ("orch_eval.models.cli", "list, pull and verify the local GGUF models"),
-    "compare": ("orch_eval.stats.cli", "paired statistics report from Inspect logs and lm-eval samples"),
-    "leaderboard": ("orch_eval.leaderboard_cli", "rank every system on every benchmark with rank intervals and letters"),
-    "router": ("orch_eval.router_cli", "calibrate and inspect EMA router state"),
-    "run": ("orch_eval.experiment", "run an experiment file (systems x benchmarks) and report"),
-    "panel": ("orch_eval.panel_cli", "show a panel preset, its digest and its resolved settings"),
+    "demo": ("orch_eval.cli.demo", "ORCH vs the strongest local model alone and self-consistency, on real items"),
+    "models": ("orch_eval.cli.models", "list, pull and verify the local GGUF models"),
+    "compare": ("orch_eval.cli.compare", "paired statistics report from Inspect logs and lm-eval samples"),
+    "leaderboard": ("orch_eval.cli.leaderboard", "rank every system on every benchmark with rank intervals and letters"),
+    "router": ("orch_eval.cli.router", "calibrate and inspect EMA router state"),
+    "run": ("orch_eval.cli.run", "run an experiment file (systems x benchmarks) and report"),
+    "panel": ("orch_eval.cli.panel", "show a panel preset, its digest and its resolved settings"),
 }
 
 

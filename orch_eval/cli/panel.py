@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 import yaml
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("panel", help="show a panel preset, its digest and its resolved settings")
+HELP = "show a panel preset, its digest and its resolved settings"
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = subparsers.add_parser("panel", help=HELP, description=HELP)
     psub = p.add_subparsers(dest="panel_command", metavar="SUBCOMMAND")
     show = psub.add_parser("show", help="print the resolved panel (YAML) and its digest")
     show.add_argument("panel", help="preset name (local) or YAML path")
     show.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     show.set_defaults(func=run_show)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+    return p
 
 
 def run_show(args: argparse.Namespace) -> int:
