@@ -97,7 +97,7 @@ def run_demo(
     from orch_eval.core.panel import load_panel
     from orch_eval.inspect.solvers import orch, self_consistency, single
     from orch_eval.stats.analysis import analyse
-    from orch_eval.stats.loaders import load_benchmarks
+    from orch_eval.stats.sources import load_benchmarks
 
     if items <= 0:
         raise OrchConfigError(f"demo: items must be a positive number, got {items}")

@@ -70,7 +70,8 @@ def build_analyses(args: argparse.Namespace) -> list[Analysis]:
     """One :class:`~orch_eval.stats.analysis.Analysis` per benchmark the logs answered (raises
     ``ValueError`` on bad input, naming the benchmark when there are several)."""
     from orch_eval.stats.analysis import analyse
-    from orch_eval.stats.loaders import LogLoadError, load_benchmarks
+    from orch_eval.stats.loaders import LogLoadError
+    from orch_eval.stats.sources import load_benchmarks
 
     derived = not args.no_derived
     groups = load_benchmarks(args.logs, names=args.name or None, filter=args.filter, derived=derived)

@@ -382,10 +382,7 @@ def method_from_args(name: str, args: Mapping[str, Any] | None = None, panel: Pa
 
 
 def _coerce(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    low = value.strip().lower()
-    if low in ("true", "false", "yes", "no", "on", "off"):
-        return low in ("true", "yes", "on")
-    return value.strip()
+    """Text arguments stripped; pydantic reads numbers and true/false words (the same words as
+    :func:`orch_eval.core.coerce.as_bool`) from them."""
+    return value.strip() if isinstance(value, str) else value
 

@@ -27,11 +27,11 @@ from typing import Any
 
 from inspect_ai.model import Model, ModelAPI, ModelCall
 
+from orch_eval._inspect_private import CHECKED_INSPECT_VERSION
 from orch_eval.core.redact import contains_secret, redact_data, redact_exception
 
 logger = logging.getLogger(__name__)
 
-CHECKED_INSPECT_VERSION = "0.3.285"
 _MARK = "_orch_redacting"
 
 

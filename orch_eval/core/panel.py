@@ -348,14 +348,14 @@ def load_panel(spec: "str | Path | dict[str, Any] | Panel") -> Panel:
 
 
 def _known_providers() -> list[str]:
-    from inspect_ai._util.registry import registry_find, registry_unqualified_name
+    from orch_eval._inspect_private import registry_find, registry_unqualified_name
 
     return sorted({registry_unqualified_name(i) for i in registry_find(lambda info: info.type == "modelapi")})
 
 
 def _provider_problem(field: str, name: str, args: dict[str, Any]) -> str | None:
     """What is wrong with one model name, checked without creating API clients (or None)."""
-    from inspect_ai._util.registry import RegistryInfo, registry_find, registry_unqualified_name
+    from orch_eval._inspect_private import RegistryInfo, registry_find, registry_unqualified_name
 
     provider, _, rest = name.partition("/")
     if provider == "none":

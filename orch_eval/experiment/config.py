@@ -16,6 +16,10 @@ from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.prompts import MergeStyle
 from orch_eval.core.yamlio import read_yaml
 
+LM_EVAL_ARGS = frozenset({"num_fewshot", "apply_chat_template", "fewshot_as_multiturn", "system_instruction", "gen_kwargs"})
+"""``task_args`` an lm-eval benchmark may set: passed to ``simple_evaluate`` unchanged."""
+
+
 SYSTEM_KINDS = ("orch", "dispatch", "single", "majority", "direct", "self_consistency", "self_moa", "moa", "debate")
 METHOD_KINDS = ("self_consistency", "self_moa", "moa", "debate")
 """The methods beside ORCH (orch_eval.core.methods)."""
@@ -107,8 +111,6 @@ class BenchmarkSpec(BaseModel):
             raise ValueError("an lm-eval benchmark takes items.n (order: first or seeded) or items.ids (document indices)")
         if self.items.n_options is not None or self.items.group_by is not None:
             raise ValueError("items.n_options and items.group_by apply to Inspect benchmarks only")
-        from orch_eval.experiment.lm_eval_runs import LM_EVAL_ARGS
-
         unknown = sorted(set(self.task_args) - LM_EVAL_ARGS)
         if unknown:
             raise ValueError(f"task_args {unknown} are not lm-eval arguments the runner passes ({', '.join(sorted(LM_EVAL_ARGS))})")

@@ -71,9 +71,7 @@ def dataset(short: str, task_args: dict[str, Any]) -> list[Any]:
 def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> BenchmarkItems:
     """Load the benchmark's dataset and choose its items (see the module docstring)."""
     if spec.harness == "lm_eval":
-        from orch_eval.experiment import lm_eval_runs
-
-        return lm_eval_runs.select(spec, seed, limit)
+        return select_lm_eval(spec, seed, limit)
     args = task_args_for(spec)
     samples = dataset(spec.task, args)
     items = spec.items
@@ -139,4 +137,87 @@ def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> Benchmar
         g = (x.metadata or {}).get(key)
         if isinstance(g, str):
             out.groups[str(x.id)] = g
+    return out
+
+
+# ---------------------------------------------------------------------------- lm-eval benchmarks
+
+
+def _require_lm_eval(where: str) -> None:
+    try:
+        import lm_eval  # noqa: F401
+    except ImportError:
+        raise OrchConfigError(
+            f"{where}: harness lm_eval needs lm-evaluation-harness: pip install 'orch_eval[lm_eval]'"
+        ) from None
+
+
+@lru_cache(maxsize=16)
+def _docs(task: str) -> tuple[Any, ...]:
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    try:
+        tasks = get_task_dict([task], TaskManager())
+    except Exception as ex:  # noqa: BLE001 - lm-eval raises several kinds for unknown names
+        raise OrchConfigError(f"lm-eval task {task!r} could not be loaded: {type(ex).__name__}: {ex}") from None
+    obj = next(iter(tasks.values()))
+    if isinstance(obj, dict):
+        raise OrchConfigError(
+            f"lm-eval task {task!r} is a group of {len(obj)} tasks; list its tasks as separate benchmarks"
+        )
+    return tuple(obj.eval_docs)
+
+
+def doc_question(task: str, doc: Any) -> Question:
+    """The Question the ``orch`` lm-eval model asks for a document of ``task``."""
+    from orch_eval.lm_eval import questions as q
+
+    family = q.task_family(task)
+    if family == q.MMLU_PRO:
+        return q._mmlu_pro_question(doc)
+    if family in (q.GSM8K, q.GSM8K_COT):
+        return q._gsm8k_question(doc)
+    return q._mmlu_question(doc)
+
+
+def select_lm_eval(spec: BenchmarkSpec, seed: int, limit: int | None) -> BenchmarkItems:
+    """The chosen document indices of an lm-eval benchmark (in the task's order) and their Questions."""
+    where = f"benchmark {spec.key}"
+    _require_lm_eval(where)
+    from orch_eval.lm_eval.questions import UNKNOWN, task_family
+
+    if task_family(spec.task) == UNKNOWN:
+        raise OrchConfigError(
+            f"{where}: orch-eval run reads the documents of lm-eval tasks mmlu_<subject>, "
+            "mmlu_<subject>_generative, mmlu_flan_cot_zeroshot_<subject>, mmlu_pro[_<category>], gsm8k and "
+            f"gsm8k_cot; {spec.task!r} is none of them (use orch-lm-eval for other tasks)"
+        )
+    docs = _docs(spec.task)
+    items = spec.items
+    s = items.seed if items.seed is not None else seed
+    if items.ids is not None:
+        try:
+            wanted = sorted({int(i) for i in items.ids})
+        except ValueError:
+            raise OrchConfigError(f"{where}: items.ids of an lm-eval task are document indices (integers)") from None
+        bad = [i for i in wanted if not 0 <= i < len(docs)]
+        if bad:
+            raise OrchConfigError(f"{where}: document indices {bad[:5]} are outside 0..{len(docs) - 1}")
+        chosen = wanted
+    else:
+        assert items.n is not None  # the schema allows ids or n for lm-eval benchmarks
+        if items.n > len(docs):
+            raise OrchConfigError(f"{where}: items.n={items.n} exceeds the task's {len(docs)} documents")
+        if items.order == "first":
+            chosen = list(range(items.n))
+        else:
+            chosen = sorted(random.Random(f"{s}:{spec.key}:items").sample(range(len(docs)), items.n))
+    if limit is not None:
+        chosen = chosen[:limit]
+    out = BenchmarkItems(spec=spec, task_args=dict(spec.task_args), ids=list(chosen))
+    for i in chosen:
+        question = doc_question(spec.task, docs[i])
+        out.questions[str(i)] = question
+        if question.domain:
+            out.groups[str(i)] = question.domain
     return out

@@ -20,121 +20,19 @@ note in the report.
 from __future__ import annotations
 
 import json
-import random
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.experiment.config import METHOD_KINDS
-from orch_eval.core.question import Question
+from orch_eval.experiment.plan import solver_digest
 
 if TYPE_CHECKING:
-    from orch_eval.experiment.config import BenchmarkSpec
     from orch_eval.experiment.items import BenchmarkItems
     from orch_eval.experiment.plan import Plan, SystemPlan
 
 DONE_FILE = "done.json"
-LM_EVAL_ARGS = frozenset({"num_fewshot", "apply_chat_template", "fewshot_as_multiturn", "system_instruction", "gen_kwargs"})
-"""``task_args`` an lm-eval benchmark may set: passed to ``simple_evaluate`` unchanged."""
-
-
-def _require_lm_eval(where: str) -> None:
-    try:
-        import lm_eval  # noqa: F401
-    except ImportError:
-        raise OrchConfigError(
-            f"{where}: harness lm_eval needs lm-evaluation-harness: pip install 'orch_eval[lm_eval]'"
-        ) from None
-
-
-@lru_cache(maxsize=16)
-def _docs(task: str) -> tuple[Any, ...]:
-    from lm_eval.tasks import TaskManager, get_task_dict
-
-    try:
-        tasks = get_task_dict([task], TaskManager())
-    except Exception as ex:  # noqa: BLE001 - lm-eval raises several kinds for unknown names
-        raise OrchConfigError(f"lm-eval task {task!r} could not be loaded: {type(ex).__name__}: {ex}") from None
-    obj = next(iter(tasks.values()))
-    if isinstance(obj, dict):
-        raise OrchConfigError(
-            f"lm-eval task {task!r} is a group of {len(obj)} tasks; list its tasks as separate benchmarks"
-        )
-    return tuple(obj.eval_docs)
-
-
-def doc_question(task: str, doc: Any) -> Question:
-    """The Question the ``orch`` lm-eval model asks for a document of ``task``."""
-    from orch_eval.lm_eval import questions as q
-
-    family = q.task_family(task)
-    if family == q.MMLU_PRO:
-        return q._mmlu_pro_question(doc)
-    if family in (q.GSM8K, q.GSM8K_COT):
-        return q._gsm8k_question(doc)
-    return q._mmlu_question(doc)
-
-
-def select(spec: "BenchmarkSpec", seed: int, limit: int | None) -> "BenchmarkItems":
-    """The chosen document indices (in the task's order) and their Questions."""
-    from orch_eval.experiment.items import BenchmarkItems
-
-    where = f"benchmark {spec.key}"
-    _require_lm_eval(where)
-    from orch_eval.lm_eval.questions import UNKNOWN, task_family
-
-    if task_family(spec.task) == UNKNOWN:
-        raise OrchConfigError(
-            f"{where}: orch-eval run reads the documents of lm-eval tasks mmlu_<subject>, "
-            "mmlu_<subject>_generative, mmlu_flan_cot_zeroshot_<subject>, mmlu_pro[_<category>], gsm8k and "
-            f"gsm8k_cot; {spec.task!r} is none of them (use orch-lm-eval for other tasks)"
-        )
-    docs = _docs(spec.task)
-    items = spec.items
-    s = items.seed if items.seed is not None else seed
-    if items.ids is not None:
-        try:
-            wanted = sorted({int(i) for i in items.ids})
-        except ValueError:
-            raise OrchConfigError(f"{where}: items.ids of an lm-eval task are document indices (integers)") from None
-        bad = [i for i in wanted if not 0 <= i < len(docs)]
-        if bad:
-            raise OrchConfigError(f"{where}: document indices {bad[:5]} are outside 0..{len(docs) - 1}")
-        chosen = wanted
-    else:
-        assert items.n is not None  # the schema allows ids or n for lm-eval benchmarks
-        if items.n > len(docs):
-            raise OrchConfigError(f"{where}: items.n={items.n} exceeds the task's {len(docs)} documents")
-        if items.order == "first":
-            chosen = list(range(items.n))
-        else:
-            chosen = sorted(random.Random(f"{s}:{spec.key}:items").sample(range(len(docs)), items.n))
-    if limit is not None:
-        chosen = chosen[:limit]
-    out = BenchmarkItems(spec=spec, task_args=dict(spec.task_args), ids=list(chosen))
-    for i in chosen:
-        question = doc_question(spec.task, docs[i])
-        out.questions[str(i)] = question
-        if question.domain:
-            out.groups[str(i)] = question.domain
-    return out
-
-
-def unsupported(system: "SystemPlan") -> str | None:
-    """Why a system cannot run on an lm-eval benchmark (None: it can, or it is derived)."""
-    if system.derived_from is not None:
-        return None
-    if system.kind == "direct":
-        return "the letter-only baseline runs on Inspect benchmarks only"
-    if system.kind in ("single", "majority"):
-        return "single and majority are derived from the base orch system's Decisions on lm-eval benchmarks"
-    if system.panel.router is not None and system.panel.router.enabled:
-        return "the router needs the sample order of an Inspect eval"
-    return None
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name)
 
@@ -144,8 +42,6 @@ def out_dir(plan: "Plan", system: "SystemPlan", bench: "BenchmarkItems") -> Path
 
 
 def _marker(plan: "Plan", system: "SystemPlan", bench: "BenchmarkItems") -> dict[str, Any]:
-    from orch_eval.experiment.runner import solver_digest
-
     return {
         "experiment": plan.experiment.name,
         "system": system.name,

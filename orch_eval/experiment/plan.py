@@ -3,6 +3,8 @@ and the dry-run estimate of calls, tokens and cost."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,6 @@ from orch_eval.core.question import AnswerKind, Question
 from orch_eval.core.router import coerce_router
 from orch_eval.experiment.config import METHOD_KINDS, Experiment, SystemSpec
 from orch_eval.experiment.items import BenchmarkItems, select
-from orch_eval.experiment.lm_eval_runs import unsupported as lm_eval_unsupported
 
 
 @dataclass
@@ -96,6 +97,25 @@ class Plan:
 
     def items_manifest(self) -> dict[str, list[str]]:
         return {b.short: [str(i) for i in b.ids] for b in self.benchmarks}
+
+
+def solver_digest(system: SystemPlan) -> str:
+    name, args = system.solver()
+    text = json.dumps({"solver": name, "args": args}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def lm_eval_unsupported(system: SystemPlan) -> str | None:
+    """Why a system cannot run on an lm-eval benchmark (None: it can, or it is derived)."""
+    if system.derived_from is not None:
+        return None
+    if system.kind == "direct":
+        return "the letter-only baseline runs on Inspect benchmarks only"
+    if system.kind in ("single", "majority"):
+        return "single and majority are derived from the base orch system's Decisions on lm-eval benchmarks"
+    if system.panel.router is not None and system.panel.router.enabled:
+        return "the router needs the sample order of an Inspect eval"
+    return None
 
 
 def resolve_experiment_panel(exp: Experiment) -> Panel:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from orch_eval.core.atomic import write_text_atomic
 from orch_eval.core.redact import redact_data
-from orch_eval.experiment.lm_eval_runs import unsupported as lm_eval_unsupported
+from orch_eval.experiment.plan import lm_eval_unsupported
 from orch_eval.stats.analysis import Analysis, analyse
 from orch_eval.stats.loaders import (
     USAGE_FIELDS,

@@ -10,7 +10,6 @@ not run: the report reads them from its Decisions.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
@@ -21,7 +20,16 @@ from typing import Any
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.experiment import lm_eval_runs
 from orch_eval.experiment.config import Experiment, load_experiment
-from orch_eval.experiment.plan import Estimate, Plan, SystemPlan, build_plan, estimate, format_estimate
+from orch_eval.experiment.plan import (
+    Estimate,
+    Plan,
+    SystemPlan,
+    build_plan,
+    estimate,
+    format_estimate,
+    lm_eval_unsupported,
+    solver_digest,
+)
 from orch_eval.core.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -49,12 +57,6 @@ class ExperimentResult:
     @property
     def ok(self) -> bool:
         return self.status in ("complete", "dry_run")
-
-
-def solver_digest(system: SystemPlan) -> str:
-    name, args = system.solver()
-    text = json.dumps({"solver": name, "args": args}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _make_solver(system: SystemPlan) -> Any:
@@ -268,7 +270,7 @@ def run_experiment(
                 "rerun the same command to continue (finished work is reused)."
             )
             break
-        benches = [b for b in plan.benchmarks if not (b.is_lm_eval and lm_eval_runs.unsupported(system))]
+        benches = [b for b in plan.benchmarks if not (b.is_lm_eval and lm_eval_unsupported(system))]
         print(f"orch-eval run: {system.name} on {', '.join(b.short for b in benches) or 'nothing'}", file=out)
         success = True
         if plan.inspect_benchmarks:

@@ -103,7 +103,7 @@ def question_from_messages(messages: list[ChatMessage], item_id: str) -> Questio
     gold: str | None = None
     domain: str | None = None
     try:
-        from inspect_ai.log._samples import sample_active
+        from orch_eval._inspect_private import sample_active
 
         active = sample_active()
     except Exception:  # pragma: no cover - outside an Inspect sample

@@ -20,6 +20,7 @@ from typing import Any
 from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, modelapi
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from orch_eval.core.coerce import as_bool
 from orch_eval.core.engine import Orchestrator
 from orch_eval.core.panel import Panel, load_panel
 from orch_eval.inspect.adapt import DECISION_KEY, question_from_messages, render_answer
@@ -55,7 +56,10 @@ class OrchModel(ModelAPI):
             self.method = method_from_args(str(method), method_args, resolved)
         except OrchConfigError as ex:  # printed by the inspect CLI as one message, before any call
             raise setup_error(f"orch/{model_name}", ex) from None
-        use_cache = cache if isinstance(cache, bool) else str(cache).lower() not in ("false", "0", "no")
+        try:
+            use_cache = as_bool(cache, "-M cache")
+        except OrchConfigError as ex:
+            raise setup_error(f"orch/{model_name}", ex) from None
         self.engine = Orchestrator(resolved, cache=use_cache)
 
     @staticmethod
@@ -68,9 +72,6 @@ class OrchModel(ModelAPI):
     ) -> Panel:
         from orch_eval.core.panel import check_models
 
-        for key in ("lenses", "anonymise", "min_analyses", "seed"):
-            if key in panel_fields and isinstance(panel_fields[key], str):
-                panel_fields[key] = _coerce(panel_fields[key])
         if panel is not None:
             resolved = load_panel(panel)
             if panel_fields:
@@ -122,16 +123,6 @@ def _store_decision(decision: dict[str, Any]) -> None:
         store().set(DECISION_KEY, decision)
     except Exception:  # pragma: no cover - outside a sample
         pass
-
-
-def _coerce(value: str) -> Any:
-    low = value.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        return int(value)
-    except ValueError:
-        return value
 
 
 @modelapi(name="orch")

@@ -4,7 +4,7 @@ Dataset position of a sample: when a task starts, Inspect registers the eval wit
 ``inspect_ai._control.eval_state.register_eval(eval_id, ..., sample_ids=..., epochs=...)``,
 where ``sample_ids`` are the ids of the task's dataset after ``--limit`` / ``--sample-id``
 slicing, in dataset order (the same list the log records as ``eval.dataset.sample_ids``).
-Inside a solver, ``inspect_ai.log._samples.sample_active().eval_id`` names the running eval, so
+Inside a solver, ``sample_active().eval_id`` names the running eval, so
 ``get_eval_state(eval_id).sample_ids`` gives the order; a sample's index in the run is
 ``(epoch - 1) * len(sample_ids) + position`` — exactly the order in which Inspect's scheduler
 starts ``(sample, epoch)`` runs (epoch-major, dataset order) under a FIFO sample semaphore,
@@ -23,11 +23,13 @@ from typing import Any
 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from orch_eval.core.coerce import as_bool
 from orch_eval.core.decision import Decision
 from orch_eval.core.engine import Orchestrator, gather
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.panel import Panel
 from orch_eval.core.question import Question
+from orch_eval._inspect_private import get_eval_state, sample_active
 from orch_eval.benchmarks import BENCHMARKS, get_benchmark, task_short
 from orch_eval.core.router import (
     Feedback,
@@ -65,17 +67,6 @@ def pop_router_args(panel_fields: dict[str, Any]) -> dict[str, Any]:
     return {k: panel_fields.pop(k) for k in list(panel_fields) if k in ROUTER_ARGS}
 
 
-def _bool(name: str, v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    s = str(v).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off", "none"):
-        return False
-    raise OrchConfigError(f"-S {name}={v!r}: expected true/false")
-
-
 def apply_router_args(panel: Panel, args: dict[str, Any]) -> Panel:
     """The panel with its ``router:`` block updated by the solver arguments."""
     if not args:
@@ -99,7 +90,7 @@ def apply_router_args(panel: Panel, args: dict[str, Any]) -> Panel:
         if arg == "router":
             continue
         field = ROUTER_ARGS[arg]
-        update[field] = _bool(arg, value) if field in ("force", "shadow") else value
+        update[field] = as_bool(value, f"-S {arg}") if field in ("force", "shadow") else value
     if "resume" in update and isinstance(update["resume"], bool):
         update["resume"] = "auto" if update["resume"] else "off"
     try:
@@ -114,22 +105,15 @@ def apply_router_args(panel: Panel, args: dict[str, Any]) -> Panel:
 
 def eval_order() -> tuple[str, str, list[str], int]:
     """(run key, task name, sample ids in dataset order, epochs) of the running eval."""
-    from inspect_ai.log._samples import sample_active
-
     active = sample_active()
     if active is None:
         raise OrchConfigError("the router needs to run inside an Inspect sample (no active sample)")
     ids: list[Any] | None = None
     epochs = 1
     key = active.eval_id
-    try:
-        from inspect_ai._control.eval_state import get_eval_state
-
-        es = get_eval_state(active.eval_id)
-        if es is not None and es.sample_ids:
-            ids, epochs, key = list(es.sample_ids), int(es.epochs or 1), es.task_id or active.eval_id
-    except ImportError:  # pragma: no cover - other Inspect versions
-        pass
+    es = get_eval_state(active.eval_id)
+    if es is not None and es.sample_ids:
+        ids, epochs, key = list(es.sample_ids), int(es.epochs or 1), es.task_id or active.eval_id
     if ids is None:
         raise OrchConfigError(
             "router: cannot find the dataset order of the running eval (inspect_ai eval state unavailable); "
@@ -152,12 +136,7 @@ RETRY_REFUSED = (
 
 def _is_retry(eval_id: str) -> bool:
     """True when the running eval reuses samples of a prior attempt (eval-retry / eval_set)."""
-    try:
-        from inspect_ai._control.eval_state import get_eval_state
-
-        es = get_eval_state(eval_id)
-    except ImportError:  # pragma: no cover - other Inspect versions
-        return False
+    es = get_eval_state(eval_id)
     return bool(getattr(getattr(es, "live", None), "prior_seeded", False))
 
 
@@ -169,8 +148,6 @@ class Routing:
         self.runs: dict[str, tuple[PrequentialRouter, dict[tuple[int, str], int]]] = {}
 
     def run_for(self, engine: Orchestrator) -> tuple[PrequentialRouter, dict[tuple[int, str], int]]:
-        from inspect_ai.log._samples import sample_active
-
         active = sample_active()
         if active is not None and _is_retry(active.eval_id):
             raise OrchConfigError(RETRY_REFUSED)

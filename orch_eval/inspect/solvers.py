@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import Model, model_roles
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from orch_eval._inspect_private import PrerequisiteError
+from orch_eval.core.coerce import as_bool
 from orch_eval.core.engine import Orchestrator
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.panel import Panel, check_models, load_panel, validate_panel
@@ -309,7 +310,7 @@ def _method_solver(
             args = dict(params, agent=0) if model is not None else params
             p = _one_agent_panel(name, int(args.get("agent") or 0), panel, agents, model, overrides, merger_needed)
         else:
-            merger_needed = name == "moa" or str(params.get("merge", "")).lower() in ("true", "1", "yes", "on")
+            merger_needed = name == "moa" or as_bool(params.get("merge") or False, f"orch_eval/{name}: merge")
             p = resolve_panel(panel, agents, merger, overrides, need_merger=merger_needed)
             args = params
         return Orchestrator(p, cache=cache), method_from_args(name, args, p)

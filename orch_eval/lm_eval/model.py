@@ -26,6 +26,7 @@ import anyio
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
+from orch_eval.core.coerce import as_bool
 from orch_eval.core.decision import Decision
 from orch_eval.core.engine import Orchestrator
 from orch_eval.core.errors import OrchConfigError
@@ -61,12 +62,6 @@ def parse_agents(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v).strip() for v in value if str(v).strip()]
     return [a.strip() for a in AGENT_SEPARATORS.split(str(value)) if a.strip()]
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() not in ("false", "0", "no", "off", "none", "")
 
 
 def build_panel(panel: Any, agents: Any, merger: Any, fields: dict[str, Any]) -> Panel:
@@ -155,17 +150,17 @@ class OrchLM(LM):
                 logger.warning("orch: ignoring unknown model arg %s=%r", key, value)
         self.panel = build_panel(panel, agents, merger, fields)
         self.method = method_from_args(str(method), method_args, self.panel)
-        self.engine = Orchestrator(self.panel, cache=_as_bool(cache))
+        self.engine = Orchestrator(self.panel, cache=as_bool(cache, "cache"))
         self.digest = self.method.digest(self.panel)
         """Panel digest (ORCH) or panel + method digest: keys lm-eval's response cache."""
         self.max_concurrency = max(1, int(max_concurrency))
         self.decisions_dir = Path(decisions_dir) if decisions_dir else None
-        self.progress = _as_bool(progress)
+        self.progress = as_bool(progress, "progress")
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
         """(task, question id) -> sidecar record of every question decided by this instance."""
         self.decision_store: Any = None
         """Decisions persisted next to lm-eval's response cache (``--use_cache``)."""
-        sidecar.register(self)
+        sidecar.register(self.lookup)
 
     # ---- lm-eval plumbing ------------------------------------------------------------------
 
@@ -237,7 +232,7 @@ class OrchLM(LM):
             unique.setdefault(item.key, item)
         if not unique:
             return {}
-        sidecar.touch(self)
+        sidecar.touch(self.lookup)
 
         async def main() -> dict[tuple[str, str], Decision]:
             from tqdm import tqdm

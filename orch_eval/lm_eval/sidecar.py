@@ -25,40 +25,46 @@ import functools
 import itertools
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch_eval.core.decision import Decision
 
 if TYPE_CHECKING:
-    from orch_eval.lm_eval.model import OrchLM
     from orch_eval.lm_eval.questions import Item
 
 logger = logging.getLogger("orch_eval.lm_eval")
 
 SIDECAR_PREFIX = "orch_decisions_"
 
-MAX_TRACKED = 16
-_models: "list[OrchLM]" = []
-"""Strong references: lm-eval drops its model when ``simple_evaluate`` returns, before the CLI
-saves the samples, so the records must outlive it (only the most recent few are kept)."""
+MAX_SOURCES = 16
+
+Lookup = Callable[[str, str], "dict[str, Any] | None"]
+"""``lookup(task, question_id)``: the record of a question a live ``orch`` model decided, or None."""
+
+_sources: list[list[Any]] = []
+"""``[lookup, last used]`` of the most recently used ``orch`` models: lm-eval drops its model when
+``simple_evaluate`` returns, before the CLI saves the samples, so their records must outlive it
+(only the most recent few are kept)."""
 _clock = itertools.count(1)
 
 
-def register(model: "OrchLM") -> None:
-    """Track a model; the most recently used one answers sidecar lookups first."""
-    touch(model)
-    _models.append(model)
-    del _models[:-MAX_TRACKED]
+def register(lookup: Lookup) -> None:
+    """Make a model's records available to the sidecar writer; the most recently used answers first."""
+    _sources.append([lookup, next(_clock)])
+    del _sources[:-MAX_SOURCES]
 
 
-def touch(model: "OrchLM") -> None:
-    model._orch_last_used = next(_clock)  # type: ignore[attr-defined]
+def touch(lookup: Lookup) -> None:
+    """Mark a registered model as just used."""
+    for entry in _sources:
+        if entry[0] == lookup:
+            entry[1] = next(_clock)
 
 
-def _live_models() -> list["OrchLM"]:
-    return sorted(_models, key=lambda m: getattr(m, "_orch_last_used", 0), reverse=True)
+def _live_lookups() -> list[Lookup]:
+    return [entry[0] for entry in sorted(_sources, key=lambda e: e[1], reverse=True)]
 
 
 def store_key(task: str, question_id: str) -> str:
@@ -108,7 +114,7 @@ def _item_for_sample(task: str, sample: Mapping[str, Any]) -> "Item | None":
 
 def records_for_samples(task: str, samples: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The Decision records of a task's logged samples, one per document (filters repeat docs)."""
-    models = _live_models()
+    lookups = _live_lookups()
     out: list[dict[str, Any]] = []
     seen: set[Any] = set()
     for sample in samples:
@@ -119,8 +125,8 @@ def records_for_samples(task: str, samples: Iterable[Mapping[str, Any]]) -> list
         item = _item_for_sample(task, sample)
         if item is None:
             continue
-        for model in models:
-            record = model.lookup(task, item.question.id)
+        for lookup in lookups:
+            record = lookup(task, item.question.id)
             if record is not None:
                 out.append({**record, "doc_id": doc_id})
                 break
@@ -143,7 +149,7 @@ def install_tracker_hook() -> None:
         from orch_eval.core.redact import redact_data
 
         records: list[dict[str, Any]] = []
-        if self.output_path and _models:
+        if self.output_path and _sources:
             try:  # before the original call, which rewrites the samples' arguments in place
                 records = records_for_samples(task_name, samples)
             except Exception:  # never lose lm-eval's own samples file over a sidecar

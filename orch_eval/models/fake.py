@@ -194,7 +194,7 @@ class OrchFake(ModelAPI):
         else:
             n_options = len(set(_OPTION_LINE.findall(text)))
             stem, gold, kind = text, None, ("choice" if n_options else "numeric")
-        from inspect_ai.log._samples import sample_active
+        from orch_eval._inspect_private import sample_active
 
         active = sample_active()
         if active is not None and isinstance(active.sample.input, str):

@@ -73,6 +73,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from orch_eval.core.coerce import as_bool
 from orch_eval.models.catalog import (
     CATALOG,
     QA_COMPLETION_TEMPLATE,
@@ -349,12 +350,6 @@ def _logprobs(choice: dict[str, Any]) -> Logprobs | None:
     )
 
 
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
 # --------------------------------------------------------------------------------------------
 # the provider
 
@@ -386,11 +381,11 @@ class GGUFModelAPI(ModelAPI):
         self.n_threads_batch = int(args.pop("n_threads_batch", None) or self.n_threads)
         max_connections = args.pop("max_connections", None) or config.max_connections or 1
         self._max_connections = max(1, int(max_connections))
-        self.cache_prompt = _as_bool(args.pop("cache_prompt", False))
+        self.cache_prompt = as_bool(args.pop("cache_prompt", False), "cache_prompt")
         self.cache_ram_mib = int(args.pop("cache_ram_mib", 0))
         if self.cache_ram_mib < -1:
             raise ValueError(f"gguf model arg cache_ram_mib={self.cache_ram_mib}: use MiB >= 0, or -1 for no limit")
-        self.verbose = _as_bool(args.pop("verbose", False))
+        self.verbose = as_bool(args.pop("verbose", False), "verbose")
         template = args.pop("chat_template", None)
         if template is None:
             self.chat_template = self.entry.chat_template if self.entry else None

@@ -42,8 +42,6 @@ __all__ = [
     "SystemData",
     "expand_paths",
     "inspect_sample_ids",
-    "load_benchmarks",
-    "load_groups",
     "load_inspect_log",
     "load_lm_eval_samples",
     "load_logs",
@@ -982,45 +980,6 @@ def load_logs(
         for item, label in log.clusters.items():
             clusters.setdefault(item, label)
     return LoadedSystems(logs=logs, systems=systems, oracles=oracles, clusters=clusters, warnings=warnings)
-
-
-_FILTER_UNUSED = "not found in any samples file"
-
-
-def load_benchmarks(
-    paths: Sequence[str | Path],
-    names: Sequence[str | None] | None = None,
-    filter: str | None = None,
-    derived: bool = True,
-) -> dict[str, LoadedSystems]:
-    """Every input, grouped by the benchmark it answered (:mod:`orch_eval.stats.sources`), each
-    benchmark's files loaded as one set of systems (:func:`load_logs`), in the order benchmarks
-    first appear: systems are only ever compared on one benchmark's items. ``--filter`` must
-    match some lm-eval samples file, not every benchmark's (a multiple-choice task has one)."""
-    from orch_eval.stats.sources import group_by_benchmark
-
-    return load_groups(group_by_benchmark(paths, names)[0], filter=filter, derived=derived)
-
-
-def load_groups(
-    groups: Mapping[str, tuple[Sequence[Path], Sequence[str | None]]],
-    filter: str | None = None,
-    derived: bool = True,
-) -> dict[str, LoadedSystems]:
-    """:func:`load_benchmarks` from files already grouped (``{benchmark: (files, labels)}``)."""
-    out: dict[str, LoadedSystems] = {}
-    for bench, (files, labels) in groups.items():
-        try:
-            out[bench] = load_logs(files, names=labels, filter=filter, derived=derived)
-        except LogLoadError as ex:
-            if filter is not None and _FILTER_UNUSED in str(ex):
-                out[bench] = load_logs(files, names=labels, filter=None, derived=derived)
-                continue
-            raise LogLoadError(f"benchmark {bench}: {ex}") from None
-    lm_filters = [str(lg.filter or "") for ls in out.values() for lg in ls.logs if lg.harness == "lm_eval"]
-    if filter is not None and lm_filters and not any(filter in f.split(",") for f in lm_filters):
-        raise LogLoadError(f"filter {filter!r} not found in any lm-eval samples file")
-    return out
 
 
 def summarize_sources(loaded: LoadedSystems) -> list[dict[str, Any]]:

@@ -20,8 +20,9 @@ from typing import Any, Literal
 
 from orch_eval.benchmarks import BENCHMARKS, lm_eval_family, task_short
 from orch_eval.core.redact import redact, redact_args
+from orch_eval.stats.loaders import LoadedSystems, LogLoadError, expand_paths, load_logs
 
-__all__ = ["SourceInfo", "benchmark_of", "group_by_benchmark"]
+__all__ = ["SourceInfo", "benchmark_of", "group_by_benchmark", "load_benchmarks", "load_groups"]
 
 _SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
 _NO_MODEL = (None, "", "none", "none/none")
@@ -44,8 +45,6 @@ class SourceInfo:
 
 def _inspect_info(path: Path) -> SourceInfo:
     from inspect_ai.log import read_eval_log
-
-    from orch_eval.stats.loaders import LogLoadError
 
     try:
         header = read_eval_log(str(path), header_only=True)
@@ -141,8 +140,6 @@ def group_by_benchmark(
     """Every input file by benchmark, in the order benchmarks first appear: ``{benchmark: (files,
     their --name labels)}``, and each file's :class:`SourceInfo` (also under its folder, which
     stands for a merged lm-eval run). ``names[i]`` labels every file under ``paths[i]``."""
-    from orch_eval.stats.loaders import LogLoadError, expand_paths
-
     if not paths:
         raise LogLoadError("no log given")
     labels = list(names or [])
@@ -163,3 +160,40 @@ def group_by_benchmark(
     both = {b for b, h in by_key if (b, "inspect") in by_key and (b, "lm_eval") in by_key}
     groups = {(f"{b} ({h.replace('_', '-')})" if b in both else b): v for (b, h), v in by_key.items()}
     return groups, infos
+
+
+_FILTER_UNUSED = "not found in any samples file"
+
+
+def load_benchmarks(
+    paths: Sequence[str | Path],
+    names: Sequence[str | None] | None = None,
+    filter: str | None = None,
+    derived: bool = True,
+) -> dict[str, LoadedSystems]:
+    """Every input, grouped by the benchmark it answered (:mod:`orch_eval.stats.sources`), each
+    benchmark's files loaded as one set of systems (:func:`load_logs`), in the order benchmarks
+    first appear: systems are only ever compared on one benchmark's items. ``--filter`` must
+    match some lm-eval samples file, not every benchmark's (a multiple-choice task has one)."""
+    return load_groups(group_by_benchmark(paths, names)[0], filter=filter, derived=derived)
+
+
+def load_groups(
+    groups: Mapping[str, tuple[Sequence[Path], Sequence[str | None]]],
+    filter: str | None = None,
+    derived: bool = True,
+) -> dict[str, LoadedSystems]:
+    """:func:`load_benchmarks` from files already grouped (``{benchmark: (files, labels)}``)."""
+    out: dict[str, LoadedSystems] = {}
+    for bench, (files, labels) in groups.items():
+        try:
+            out[bench] = load_logs(files, names=labels, filter=filter, derived=derived)
+        except LogLoadError as ex:
+            if filter is not None and _FILTER_UNUSED in str(ex):
+                out[bench] = load_logs(files, names=labels, filter=None, derived=derived)
+                continue
+            raise LogLoadError(f"benchmark {bench}: {ex}") from None
+    lm_filters = [str(lg.filter or "") for ls in out.values() for lg in ls.logs if lg.harness == "lm_eval"]
+    if filter is not None and lm_filters and not any(filter in f.split(",") for f in lm_filters):
+        raise LogLoadError(f"filter {filter!r} not found in any lm-eval samples file")
+    return out

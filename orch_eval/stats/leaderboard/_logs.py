@@ -32,10 +32,9 @@ from orch_eval.stats.loaders import (
     LoadedSystems,
     LogLoadError,
     SystemData,
-    load_groups,
 )
 from orch_eval.stats.outcomes import ItemSetMismatchError, PairedOutcomes
-from orch_eval.stats.sources import SourceInfo, benchmark_of, group_by_benchmark
+from orch_eval.stats.sources import SourceInfo, benchmark_of, group_by_benchmark, load_groups
 
 __all__ = ["SourceInfo", "benchmark_of", "load_leaderboard"]
 
