@@ -307,15 +307,29 @@ def validate_panel(data: Any, source: str) -> Panel:
         ) from None
 
 
+def packaged_presets(subpackage: str = "orch_eval.presets") -> Path | None:
+    """The folder of the presets installed with orch_eval (``solvers/`` in a checkout), or None."""
+    from importlib import resources
+
+    try:
+        root = resources.files(subpackage)
+    except ModuleNotFoundError:  # pragma: no cover - a broken install
+        return None
+    return Path(str(root)) if root.is_dir() else None
+
+
 def preset_dirs() -> list[Path]:
-    """Where bare preset names are looked up: $ORCH_EVAL_PRESETS, ./solvers, the project's solvers/."""
+    """Where bare preset names are looked up: $ORCH_EVAL_PRESETS, ./solvers, the presets installed
+    with orch_eval (package data)."""
     import os
 
     dirs: list[Path] = []
     if os.environ.get(PRESET_DIRS_ENV):
         dirs += [Path(p) for p in os.environ[PRESET_DIRS_ENV].split(os.pathsep) if p]
     dirs.append(Path.cwd() / "solvers")
-    dirs.append(Path(__file__).resolve().parents[2] / "solvers")
+    packaged = packaged_presets()
+    if packaged is not None:
+        dirs.append(packaged)
     unique: list[Path] = []
     for d in dirs:
         if d.resolve() not in [u.resolve() for u in unique]:

@@ -287,7 +287,10 @@ def load_experiment(spec: "str | Path | dict[str, Any] | Experiment") -> Experim
         return validate_experiment(spec)
     path = Path(spec)
     if not path.is_file() and path.suffix not in (".yaml", ".yml"):
-        for cand in (Path("experiments") / f"{spec}.yaml", Path(__file__).resolve().parents[2] / "experiments" / f"{spec}.yaml"):
+        from orch_eval.core.panel import packaged_presets
+
+        packaged = packaged_presets("orch_eval.presets.experiments")
+        for cand in (Path("experiments") / f"{spec}.yaml", *([packaged / f"{spec}.yaml"] if packaged else [])):
             if cand.is_file():
                 path = cand
                 break
