@@ -272,7 +272,16 @@ class Panel(BaseModel):
         }
         if merger is not None:
             data["merger"] = merger if isinstance(merger, dict) else {"model": merger}
-        return validate_panel(data, source="arguments")
+        return named(validate_panel(data, source="arguments"))
+
+
+def named(panel: Panel) -> Panel:
+    """``panel`` with a readable default name when it has none (a panel given inline, as
+    ``agents=...``/``merger=...`` or model roles): ``inline-<first 6 digits of its digest>``, so
+    reports never show a bare hash; the name does not enter the digest."""
+    if panel.name is not None:
+        return panel
+    return panel.model_copy(update={"name": f"inline-{panel.digest()[:6]}"})
 
 
 def _digest(obj: Any) -> str:

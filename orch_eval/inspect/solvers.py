@@ -29,7 +29,7 @@ from orch_eval._inspect_private import PrerequisiteError
 from orch_eval.core.coerce import as_bool
 from orch_eval.core.engine import Orchestrator
 from orch_eval.core.errors import OrchConfigError
-from orch_eval.core.panel import Panel, check_models, load_panel, validate_panel
+from orch_eval.core.panel import Panel, check_models, load_panel, named, validate_panel
 from orch_eval.inspect.adapt import apply_decision, question_from_state
 
 
@@ -53,7 +53,7 @@ def panel_from_roles(overrides: dict[str, Any], need_merger: bool) -> Panel:
     data: dict[str, Any] = {"agents": [{"model": m} for m in agent_list], **overrides}
     if need_merger:
         data["merger"] = {"model": merger_model}
-    return check_models(validate_panel(data, source="model roles"), source="model roles")
+    return check_models(named(validate_panel(data, source="model roles")), source="model roles")
 
 
 def resolve_panel(

@@ -72,8 +72,7 @@ def build_panel(panel: Any, agents: Any, merger: Any, fields: dict[str, Any]) ->
             resolved = validate_panel({**resolved.model_dump(), **fields}, source=f"panel {panel} with model_args")
         return resolved
     if agents is not None:
-        resolved = Panel.from_args(parse_agents(agents), None if merger is None else str(merger), **fields)
-        return resolved if resolved.name is not None else resolved.model_copy(update={"name": "orch"})
+        return Panel.from_args(parse_agents(agents), None if merger is None else str(merger), **fields)
     raise OrchConfigError(
         "--model orch needs a panel: --model_args panel=solvers/NAME.yaml, or "
         "--model_args 'agents=provider/a;provider/b;provider/c,merger=provider/m' "
