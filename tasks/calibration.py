@@ -52,7 +52,9 @@ from orch_eval.inspect.routing import split_dataset
 __all__ = ["gsm8k_train", "mmlu_dev", "mmlu_pro_validation", "mmlu_validation"]
 
 
-def _as_list(value: str | list[str]) -> list[str]:
+def _as_list(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
     if isinstance(value, str):
         return [s.strip() for s in value.split(",") if s.strip()]
     return list(value)
@@ -79,7 +81,9 @@ def calibration_split(
     n_split = len(dataset)
     excluded = 0
     if exclude_test:
-        evaluated = {str(s.id) for s in (test if test is not None else split_dataset(short, EVAL_SPLITS[short]))}
+        evaluated = {
+            str(s.id) for s in (test if test is not None else split_dataset(short, EVAL_SPLITS[short]))
+        }
         dataset = dataset.filter(lambda s: str(s.id) not in evaluated)
         excluded = n_split - len(dataset)
     left_out = 0
@@ -119,18 +123,22 @@ def _with_split(standard: Task, dataset: Dataset, info: dict[str, Any]) -> Task:
     return task_with(standard, dataset=dataset, metadata={**(standard.metadata or {}), "calibration": info})
 
 
-def _mmlu(split: str, subjects: str | list[str], cot: bool, shuffle: bool, seed: int, exclude_test: bool) -> Task:
+def _mmlu(
+    split: str, subjects: str | list[str] | None, cot: bool, shuffle: bool, seed: int, exclude_test: bool
+) -> Task:
     from inspect_evals.mmlu import mmlu_0_shot
 
     standard = mmlu_0_shot(cot=cot, shuffle=False)  # its dataset: the whole test split
-    dataset, info = calibration_split("mmlu_0_shot", split, shuffle, seed, exclude_test, test=standard.dataset)
+    dataset, info = calibration_split(
+        "mmlu_0_shot", split, shuffle, seed, exclude_test, test=standard.dataset
+    )
     dataset = _by_subject(dataset, _as_list(subjects), f"mmlu_{split}")
     return _with_split(standard, dataset, info)
 
 
 @task
 def mmlu_validation(
-    subjects: str | list[str] = [],
+    subjects: str | list[str] | None = None,
     cot: bool = False,
     shuffle: bool = True,
     seed: int = 0,
@@ -150,7 +158,7 @@ def mmlu_validation(
 
 @task
 def mmlu_dev(
-    subjects: str | list[str] = [],
+    subjects: str | list[str] | None = None,
     cot: bool = False,
     shuffle: bool = True,
     seed: int = 0,
@@ -163,7 +171,7 @@ def mmlu_dev(
 
 @task
 def mmlu_pro_validation(
-    subjects: str | list[str] = [],
+    subjects: str | list[str] | None = None,
     shuffle: bool = True,
     seed: int = 0,
     exclude_test: bool = True,
@@ -182,7 +190,9 @@ def mmlu_pro_validation(
 
     mp = importlib.import_module("inspect_evals.mmlu_pro.mmlu_pro")  # the module, not the task
     standard = mmlu_pro(shuffle=False)  # its dataset: the whole test split
-    dataset, info = calibration_split("mmlu_pro", "validation", shuffle, seed, exclude_test, test=standard.dataset)
+    dataset, info = calibration_split(
+        "mmlu_pro", "validation", shuffle, seed, exclude_test, test=standard.dataset
+    )
     wanted = _as_list(subjects)
     _by_subject(dataset, wanted, "mmlu_pro_validation")  # one clear error for an unknown category
     dataset = mp.filter_dataset(dataset=dataset, subjects=wanted)

@@ -41,7 +41,9 @@ def experiment_subset(experiment: str, benchmark: str) -> Task:
     specs = [b for b in exp.benchmarks if b.key == short]
     if not specs:
         known = ", ".join(b.key for b in exp.benchmarks) or "(none)"
-        raise OrchConfigError(f"{where}: no benchmark {benchmark!r} in the experiment; its benchmarks: {known}")
+        raise OrchConfigError(
+            f"{where}: no benchmark {benchmark!r} in the experiment; its benchmarks: {known}"
+        )
     spec = specs[0]
     if spec.harness != "inspect":
         raise OrchConfigError(
@@ -50,9 +52,14 @@ def experiment_subset(experiment: str, benchmark: str) -> Task:
     chosen = select(spec, exp.seed)
     wanted = {str(i) for i in chosen.ids}
     standard = make_task(chosen.short, chosen.task_args)
-    dataset = standard.dataset.filter(lambda s: str(s.id) in wanted, name=f"{standard.dataset.name}-{exp.name}")
+    dataset = standard.dataset.filter(
+        lambda s: str(s.id) in wanted, name=f"{standard.dataset.name}-{exp.name}"
+    )
     return task_with(
         standard,
         dataset=dataset,
-        metadata={**(standard.metadata or {}), "experiment": {"name": exp.name, "source": where, "benchmark": spec.key}},
+        metadata={
+            **(standard.metadata or {}),
+            "experiment": {"name": exp.name, "source": where, "benchmark": spec.key},
+        },
     )
