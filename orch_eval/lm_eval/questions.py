@@ -11,7 +11,7 @@ task (``Instance.task_name``)      question id          rendered completion
 ``mmlu_<subject>_generative``      ``mmlu_<md5[:8]>``   ``B``
 ``mmlu_flan_cot_zeroshot_<s>``     ``mmlu_<md5[:8]>``   ``The answer is (B).``
 ``mmlu_pro`` / ``mmlu_pro_<cat>``  ``question_id``      ``The answer is (B).``
-``gsm8k``                          ``gsm8k_<md5[:8]>``  ``#### 72``
+``gsm8k`` / ``gsm8k_train``        ``gsm8k_<md5[:8]>``  ``#### 72``
 ``gsm8k_cot``                      ``gsm8k_<md5[:8]>``  ``The answer is 72.``
 anything else                      ``prompt_<sha[:16]>`` ``The answer is (B).`` / ``The answer is 72.``
 =================================  ===================  =====================================
@@ -50,7 +50,7 @@ _FAMILIES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^mmlu_pro(_[a-z_]+)?$"), MMLU_PRO),
     (re.compile(r"^mmlu_flan_cot_zeroshot_[a-z_]+$"), MMLU_FLAN_COT),
     (re.compile(r"^mmlu_[a-z_]+_generative$"), MMLU_GENERATIVE),
-    (re.compile(r"^gsm8k$"), GSM8K),
+    (re.compile(r"^gsm8k(_train)?$"), GSM8K),  # gsm8k_train: tasks/lm_eval's train-split task
     (re.compile(r"^gsm8k_cot$"), GSM8K_COT),
     (re.compile(r"^mmlu(_[a-z_]+)?$"), MMLU_MC),
 ]
@@ -164,7 +164,8 @@ def _warn_unknown(task: str, how: str) -> None:
     if task not in _warned:
         _warned.add(task)
         logger.warning(
-            "orch: task %r is not one the lm-eval adapter knows (mmlu*, mmlu_pro*, gsm8k, gsm8k_cot); "
+            "orch: task %r is not one the lm-eval adapter knows "
+            "(mmlu*, mmlu_pro*, gsm8k, gsm8k_cot, gsm8k_train); "
             "its questions are %s. Question ids will not match the Inspect path.",
             task,
             how,
