@@ -218,8 +218,15 @@ def loglikelihood_item(
         if family != MMLU_MC:
             _warn_unknown(name, "built from the document's question/choices/answer fields")
         return Item(name, MMLU_MC if family == MMLU_MC else UNKNOWN, doc_id, _mmlu_question(doc))
-    _warn_unknown(name, "the prompt text with the continuations as options")
+    _warn_unknown(name, "the prompt text, with the continuations as options (or, when the continuations are "
+                  "the letters A, B, ..., the prompt's 'A. ...' lines)")
     options = [c.strip() or c for c in continuations]
+    if options == list(LETTERS[: len(options)]):
+        # lm-eval's MMLU style: the options are listed in the prompt and the continuations are their
+        # letters, which say nothing about the options themselves
+        listed = options_from_prompt(context)
+        if listed is not None and len(listed) == len(options):
+            return Item(name, UNKNOWN, doc_id, prompt_question(name, context))
     return Item(name, UNKNOWN, doc_id, prompt_question(name, context, options))
 
 
