@@ -16,7 +16,7 @@ def quiz() -> Task:
     return Task(
         dataset=json_dataset(
             "quiz.jsonl",
-            FieldSpec(input="question", choices="options", target="answer", id="id", metadata=["topic"]),
+            FieldSpec(input="question", choices="options", target="answer", id="id", metadata=["subject"]),
         ),
         solver=multiple_choice(),
         scorer=choice(),
