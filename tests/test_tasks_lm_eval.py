@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("lm_eval")
-import datasets  # noqa: E402
-import lm_eval  # noqa: E402
-from lm_eval.tasks import TaskManager  # noqa: E402
-from lm_eval.tasks._yaml_loader import load_yaml  # noqa: E402
+import datasets
+import lm_eval
+from lm_eval.tasks import TaskManager
+from lm_eval.tasks._yaml_loader import load_yaml
 
-from tests.conftest import ROOT, subprocess_env  # noqa: E402
-from tests.fakeref import gold_agent_letter, gold_agent_number, vote  # noqa: E402
+from tests.conftest import ROOT, subprocess_env
+from tests.fakeref import gold_agent_letter, gold_agent_number, vote
 
 FOLDER = ROOT / "tasks" / "lm_eval"
 LM_EVAL_TASKS = Path(lm_eval.__file__).parent / "tasks"
