@@ -75,7 +75,49 @@ _EXPORTS: dict[str, str] = {
     "get_benchmark": "orch_eval.benchmarks",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "__version__",
+    "Panel",
+    "ModelSpec",
+    "Budgets",
+    "load_panel",
+    "Question",
+    "AnswerKind",
+    "Decision",
+    "AgentRecord",
+    "MergeRecord",
+    "Orchestrator",
+    "RouterConfig",
+    "OrchConfigError",
+    "Orch",
+    "SelfConsistency",
+    "SelfMoA",
+    "MoA",
+    "Debate",
+    "method_from_args",
+    "orch",
+    "single",
+    "majority_vote",
+    "direct",
+    "self_consistency",
+    "self_moa",
+    "moa",
+    "debate",
+    "PairedOutcomes",
+    "compare",
+    "Report",
+    "load_logs",
+    "load_benchmarks",
+    "analyse",
+    "Analysis",
+    "load_leaderboard",
+    "run_experiment",
+    "load_experiment",
+    "BENCHMARKS",
+    "Benchmark",
+    "get_benchmark",
+]
+"""The curated public API (the names of :data:`_EXPORTS`; tests/test_packaging.py keeps them equal)."""
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@ from orch_eval.inspect.hooks import FaultSummaryHook
 from orch_eval.inspect.provider import orch_provider
 from orch_eval.inspect.solvers import debate, direct, majority_vote, moa, orch, self_consistency, self_moa, single
 from orch_eval.models.fake import orchfake
+from orch_eval.tasks.calibration import gsm8k_train, mmlu_dev, mmlu_pro_validation, mmlu_validation
 
 try:  # the local GGUF provider (its runtime is an optional extra, imported lazily)
     from orch_eval.models.gguf import gguf

@@ -124,7 +124,7 @@ LM_EVAL_FAMILIES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^mmlu_pro(_[a-z_]+)?$"), "mmlu_pro"),
     (re.compile(r"^mmlu_flan_cot_zeroshot_[a-z_]+$"), "mmlu_flan_cot_zeroshot"),
     (re.compile(r"^mmlu_[a-z_]+_generative$"), "mmlu_generative"),
-    (re.compile(r"^gsm8k$"), "gsm8k"),
+    (re.compile(r"^gsm8k(_train)?$"), "gsm8k"),  # gsm8k_train: tasks/lm_eval's calibration split
     (re.compile(r"^gsm8k_cot$"), "gsm8k_cot"),
     (re.compile(r"^mmlu(_[a-z_]+)?$"), "mmlu"),
 ]

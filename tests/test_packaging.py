@@ -23,7 +23,13 @@ def test_the_wheel_lists_every_package() -> None:
     assert found | set(mapped) == listed
     for name, folder in mapped.items():
         assert (folder / "__init__.py").is_file(), name
-        assert name in config["package-data"] and config["package-data"][name] == ["*.yaml"]
+        for pattern in config["package-data"][name]:  # every data file the folder holds is shipped
+            assert list(folder.glob(pattern)), (name, pattern)
+    data = {f.relative_to(ROOT / "tasks").as_posix() for f in (ROOT / "tasks").rglob("*")
+            if f.is_file() and f.suffix in (".yaml", ".py") and f.parent != ROOT / "tasks" and "__pycache__" not in f.parts}
+    shipped = {f.relative_to(ROOT / "tasks").as_posix() for p in config["package-data"]["orch_eval.tasks"]
+               for f in (ROOT / "tasks").glob(p)}
+    assert data == shipped
 
 
 def test_presets_come_from_the_package_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +47,7 @@ def test_presets_come_from_the_package_from_any_directory(tmp_path: Path, monkey
 def test_the_public_api_resolves_every_name() -> None:
     import orch_eval
 
+    assert orch_eval.__all__ == ["__version__", *orch_eval._EXPORTS]
     for name in orch_eval.__all__:
         assert getattr(orch_eval, name) is not None, name
     with pytest.raises(AttributeError):

@@ -11,7 +11,7 @@ task (``Instance.task_name``)      question id          rendered completion
 ``mmlu_<subject>_generative``      ``mmlu_<md5[:8]>``   ``B``
 ``mmlu_flan_cot_zeroshot_<s>``     ``mmlu_<md5[:8]>``   ``The answer is (B).``
 ``mmlu_pro`` / ``mmlu_pro_<cat>``  ``question_id``      ``The answer is (B).``
-``gsm8k``                          ``gsm8k_<md5[:8]>``  ``#### 72``
+``gsm8k`` / ``gsm8k_train``        ``gsm8k_<md5[:8]>``  ``#### 72``
 ``gsm8k_cot``                      ``gsm8k_<md5[:8]>``  ``The answer is 72.``
 anything else                      ``prompt_<sha[:16]>`` ``The answer is (B).`` / ``The answer is 72.``
 =================================  ===================  =====================================
@@ -150,7 +150,8 @@ def _warn_unknown(task: str, how: str) -> None:
     if task not in _warned:
         _warned.add(task)
         logger.warning(
-            "orch: task %r is not one the lm-eval adapter knows (mmlu*, mmlu_pro*, gsm8k, gsm8k_cot); "
+            "orch: task %r is not one the lm-eval adapter knows "
+            "(mmlu*, mmlu_pro*, gsm8k, gsm8k_cot, gsm8k_train); "
             "its questions are %s. Question ids will not match the Inspect path.",
             task,
             how,
@@ -203,8 +204,15 @@ def loglikelihood_item(
         if family != MMLU_MC:
             _warn_unknown(name, "built from the document's question/choices/answer fields")
         return Item(name, MMLU_MC if family == MMLU_MC else UNKNOWN, doc_id, _mmlu_question(doc))
-    _warn_unknown(name, "the prompt text with the continuations as options")
+    _warn_unknown(name, "the prompt text, with the continuations as options (or, when the continuations are "
+                  "the letters A, B, ..., the prompt's 'A. ...' lines)")
     options = [c.strip() or c for c in continuations]
+    if options == list(LETTERS[: len(options)]):
+        # lm-eval's MMLU style: the options are listed in the prompt and the continuations are their
+        # letters, which say nothing about the options themselves
+        listed = options_from_prompt(context)
+        if listed is not None and len(listed) == len(options):
+            return Item(name, UNKNOWN, doc_id, prompt_question(name, context))
     return Item(name, UNKNOWN, doc_id, prompt_question(name, context, options))
 
 
