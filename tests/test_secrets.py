@@ -226,6 +226,15 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
          "--output_path", str(d / "lm_eval"), "--use_cache", str(d / "lm_cache" / "cache")],
         d, env,
     )  # fmt: skip
+    # a method beside ORCH (its later-round prompts and merge), logged apart from the checks above
+    _run(
+        [*inspect, "--model", "none", "--solver", "orch_eval/debate",
+         "-S", "agents=" + ",".join(AGENTS), "-S", f"merger={MERGER}", "-S", "merge=true",
+         "--log-dir", str(d / "method_debate")],
+        d, env,
+    )  # fmt: skip
+    _run([str(BIN / "orch-eval"), "leaderboard", str(d / "inspect_solver"), str(d / "method_debate"),
+          str(d / "lm_eval"), "--output", str(d / "board")], d, env)  # fmt: skip
     compare = [str(BIN / "orch-eval"), "compare"]
     logs = [str(d / "inspect_solver"), str(d / "inspect_provider")]
     _run([*compare, *logs, "--intersect", "--format", "md", "--output", str(d / "report.md"),
@@ -296,7 +305,8 @@ def test_the_secret_is_in_no_byte_of_any_file_written(run_dir: Path) -> None:
     # everything the run should have written is there to be searched
     expected = ["inspect_solver/", "inspect_provider/", "xdg_data/inspect_ai/traces/trace-", "inspect_cache/",
                 "router_state.json", "lm_eval/", "lm_cache/", "orch_decisions_", "report.md", "report.json",
-                "report_lm.md", "report_named.md", "plots/accuracy.png"]  # fmt: skip
+                "report_lm.md", "report_named.md", "plots/accuracy.png", "method_debate/",
+                "board/index.html", "board/leaderboard.json"]  # fmt: skip
     for part in expected:
         assert any(part in n for n in names), (part, names)
     assert sum(n.endswith(".eval") for n in names) == 2

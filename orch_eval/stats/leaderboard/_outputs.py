@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orch_eval.core.atomic import write_text_atomic
 from orch_eval.stats.leaderboard._board import Standings
 from orch_eval.stats.leaderboard._page import to_html
 from orch_eval.stats.leaderboard._plot import plot_png
@@ -31,10 +32,8 @@ def write_outputs(st: Standings, directory: str | Path, title: str = "Leaderboar
         "leaderboard.tex": to_latex(st),
     }
     written = {}
-    for name, text in texts.items():
-        path = out / name
-        path.write_text(text, encoding="utf-8")
-        written[name] = path
+    for name, text in texts.items():  # names, notes and provenance come from logs: written redacted
+        written[name] = write_text_atomic(out / name, text)
     stale = out / PLOT_FILE
     if png is not None:
         stale.write_bytes(png)
