@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orch_eval.cli_types import positive_int
+
 DEFAULT_ITEMS = 8
 """Items per benchmark, chosen so the demo ends within 15 minutes on 2 cores (benchmarks/results/demo.md)."""
 
@@ -31,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--items", type=int, default=DEFAULT_ITEMS, help=f"items per benchmark (default {DEFAULT_ITEMS})")
+    p.add_argument("--items", type=positive_int, default=DEFAULT_ITEMS, help=f"items per benchmark (default {DEFAULT_ITEMS})")
     p.add_argument("--panel", default="local", help="panel preset or YAML (default: local)")
     p.add_argument("--benchmarks", default="mmlu,gsm8k", help="comma-separated: mmlu, gsm8k")
     p.add_argument("--log-dir", default="logs/demo", help="where the Inspect logs go (default logs/demo)")
@@ -92,6 +94,9 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from orch_eval.core.sizes import check_size
+
+    check_size("--items", args.items, "positive_int")  # argparse checks it too; this is for callers of run()
     from inspect_ai import eval as inspect_eval
 
     from orch_eval.core.panel import load_panel

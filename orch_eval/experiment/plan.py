@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from orch_eval.core.errors import OrchConfigError
+from orch_eval.core.sizes import check_size
 from orch_eval.core.panel import Panel, load_panel, validate_panel
 from orch_eval.core.prompts import analysis_prompt, direct_prompt, dispatch_prompt, merge_prompt, refine_prompt
 from orch_eval.core.question import AnswerKind, Question
@@ -213,7 +214,9 @@ def build_plan(
     log_dir: str | Path | None = None,
     limit: int | None = None,
 ) -> Plan:
-    """Validate everything that can be checked before any model call and choose the items."""
+    """Validate everything that can be checked before any model call and choose the items
+    (``limit``: the first N chosen items of each benchmark, N >= 1)."""
+    check_size("limit", limit, "positive_int")
     panel = resolve_experiment_panel(exp)
     systems = expand_systems(exp, panel)
     names = [s.name for s in systems]
