@@ -9,7 +9,7 @@ from typing import Any
 
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.sizes import check_size
-from orch_eval.core.panel import Panel, load_panel, validate_panel
+from orch_eval.core.panel import Panel, check_models, load_panel, validate_panel
 from orch_eval.core.prompts import analysis_prompt, direct_prompt, dispatch_prompt, merge_prompt, refine_prompt
 from orch_eval.core.question import AnswerKind, Question
 from orch_eval.core.router import coerce_router
@@ -217,8 +217,11 @@ def build_plan(
     """Validate everything that can be checked before any model call and choose the items
     (``limit``: the first N chosen items of each benchmark, N >= 1)."""
     check_size("limit", limit, "positive_int")
-    panel = resolve_experiment_panel(exp)
+    where = exp.source or "experiment"
+    panel = check_models(resolve_experiment_panel(exp), source=f"{where}: panel")
     systems = expand_systems(exp, panel)
+    for s in systems:  # a system's own merger or agent subset is a panel of its own
+        check_models(s.panel, source=f"{where}: system {s.name}")
     names = [s.name for s in systems]
     if exp.reference is not None and exp.reference not in names:
         raise OrchConfigError(

@@ -29,7 +29,7 @@ from lm_eval.api.registry import register_model
 from orch_eval.core.decision import Decision
 from orch_eval.core.engine import Orchestrator
 from orch_eval.core.errors import OrchConfigError
-from orch_eval.core.panel import Panel, load_panel, validate_panel
+from orch_eval.core.panel import Panel, check_models, load_panel, validate_panel
 from orch_eval.core.question import LETTERS
 from orch_eval.core.sizes import parse_size, size_problem
 from orch_eval.lm_eval import sidecar
@@ -168,7 +168,7 @@ class OrchLM(LM):
                 logger.debug("orch: ignoring model arg %s=%r", key, value)
             else:
                 logger.warning("orch: ignoring unknown model arg %s=%r", key, value)
-        self.panel = build_panel(panel, agents, merger, fields)
+        self.panel = check_models(build_panel(panel, agents, merger, fields), source="--model_args")
         self.method = method_from_args(str(method), method_args, self.panel)
         self.engine = Orchestrator(self.panel, cache=_as_bool(cache))
         self.digest = self.method.digest(self.panel)
