@@ -28,6 +28,7 @@ from typing import Any
 
 from orch_eval.benchmarks import BENCHMARKS
 from orch_eval.core.errors import OrchConfigError
+from orch_eval.core.sizes import check_size
 
 DEFAULT_ITEMS = 5
 """Items per benchmark: the demo ends within 10 minutes on 2 idle cores, set-up included
@@ -99,8 +100,9 @@ def run_demo(
     from orch_eval.stats.analysis import analyse
     from orch_eval.stats.sources import load_benchmarks
 
-    if items <= 0:
-        raise OrchConfigError(f"demo: items must be a positive number, got {items}")
+    check_size("items", items, "positive_int")
+    check_size("k", k, "positive_int")
+    check_size("temperature", temperature, "non_negative_number")
     unknown = [b for b in benchmarks if b not in TASKS]
     if unknown:
         raise OrchConfigError(f"demo: unknown benchmark(s) {unknown}; choose from {', '.join(TASKS)}")

@@ -223,7 +223,7 @@ def test_orch_provider_model(_call_log: Path) -> None:
 
     raises("orch/x: panel preset 'nope' not found", get_model, "orch/x", panel="nope", memoize=False)
     raises("orch/y: no panel. Pass -M panel=", get_model, "orch/y", memoize=False)
-    raises("orch/z: invalid panel in -M agents=... / -M merger=...:\n  - agents.0.model: unknown model provider 'nosuch'",
+    raises("orch/z: invalid panel in -M agents=... / -M merger=...: agents.0.model: unknown model provider 'nosuch'",
            get_model, "orch/z", agents="nosuch/a", merger="orchfake/vote", memoize=False)
     no_calls(_call_log)
 

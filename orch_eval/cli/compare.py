@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orch_eval.cli.argtypes import non_negative_int, probability
 from orch_eval.core.redact import redact
 
 if TYPE_CHECKING:
@@ -55,9 +56,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="write accuracy, accuracy-vs-compute and p-value PNGs here (one folder per benchmark "
                    "when there are several)")
     p.add_argument("--no-derived", action="store_true", help="do not derive agent/majority/oracle systems from Decisions")
-    p.add_argument("--bootstrap", type=int, default=2000, metavar="N", help="bootstrap resamples per pair (0: off)")
+    p.add_argument("--bootstrap", type=non_negative_int, default=2000, metavar="N", help="bootstrap resamples per pair (0: off)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed")
-    p.add_argument("--alpha", type=float, default=0.05,
+    p.add_argument("--alpha", type=probability, default=0.05,
                    help="two-sided level of intervals, marks and the MDE (default 0.05: 95%% intervals)")
     p.set_defaults(func=run)
     return p

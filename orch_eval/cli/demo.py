@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from orch_eval.cli.argtypes import non_negative_float, positive_int
+
 HELP = "compare ORCH with the strongest local model alone and self-consistency on real MMLU and GSM8K items"
 
 
@@ -15,11 +17,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "demo", help=HELP, description=HELP + ". Logs go to LOG_DIR/<panel>-<items>/; a rerun makes no model call.",
     )
-    p.add_argument("--items", type=int, default=DEFAULT_ITEMS, help=f"items per benchmark (default {DEFAULT_ITEMS})")
+    p.add_argument("--items", type=positive_int, default=DEFAULT_ITEMS, help=f"items per benchmark (default {DEFAULT_ITEMS})")
     p.add_argument("--panel", default="local", help="panel preset or YAML (default: local)")
     p.add_argument("--benchmarks", default="mmlu,gsm8k", help="comma-separated: mmlu, gsm8k")
-    p.add_argument("--k", type=int, default=DEFAULT_K, help=f"self-consistency samples (default {DEFAULT_K})")
-    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+    p.add_argument("--k", type=positive_int, default=DEFAULT_K, help=f"self-consistency samples (default {DEFAULT_K})")
+    p.add_argument("--temperature", type=non_negative_float, default=DEFAULT_TEMPERATURE,
                    help=f"self-consistency sampling temperature (default {DEFAULT_TEMPERATURE})")
     p.add_argument("--log-dir", default="logs/demo", help="where the Inspect logs go (default logs/demo)")
     p.add_argument("--display", default=None, help="Inspect display: full, rich, plain, none (default: Inspect's)")

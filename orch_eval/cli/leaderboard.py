@@ -15,6 +15,8 @@ import argparse
 import sys
 from typing import Any
 
+from orch_eval.cli.argtypes import probability
+
 __all__ = ["add_parser", "run"]
 
 HELP = "rank every system on every benchmark (rank intervals, letter groups, HTML page)"
@@ -35,7 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("logs", nargs="+", metavar="LOG",
                    help="Inspect .eval logs, lm-eval samples_*.jsonl files, or folders of them (e.g. an eval_set log dir)")
     p.add_argument("--output", "-o", required=True, metavar="DIR", help="folder to write the leaderboard into")
-    p.add_argument("--alpha", type=float, default=0.05,
+    p.add_argument("--alpha", type=probability, default=0.05,
                    help="family-wise level: rank intervals are simultaneous 1-alpha (default 0.05)")
     p.add_argument("--intersect", action="store_true",
                    help="on each benchmark, rank only the items every system answered (stated on the page)")

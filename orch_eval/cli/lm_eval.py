@@ -76,8 +76,14 @@ def main() -> None:
     import orch_eval.lm_eval  # noqa: F401  registers "orch", installs the Decision sidecar writer
     from lm_eval.__main__ import cli_evaluate
 
+    from orch_eval.core.errors import OrchConfigError
+
     sys.argv = [sys.argv[0], *with_folder_name(sys.argv[1:])]
-    cli_evaluate()
+    try:
+        cli_evaluate()
+    except OrchConfigError as ex:  # a bad orch configuration: one line, exit code 2
+        print(f"orch-lm-eval: {ex}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from orch_eval.core.panel import load_panel
+    from orch_eval.core.panel import check_models, load_panel
 
-    panel = load_panel(args.panel)
+    panel = check_models(load_panel(args.panel), source=args.panel)
     data = panel.describe()
     print(json.dumps(data, indent=2) if args.json else yaml.safe_dump(data, sort_keys=False), end="")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from orch_eval.cli.argtypes import positive_int
+
 
 HELP = "calibrate and inspect EMA router state"
 
@@ -31,7 +33,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     cal.add_argument("--task", required=True, help="inspect_evals/mmlu_0_shot, inspect_evals/mmlu_pro or inspect_evals/gsm8k")
     cal.add_argument("--split", required=True, help="calibration split (validation, dev or train)")
     cal.add_argument("--output", required=True, help="state file to write (JSON)")
-    cal.add_argument("--limit", type=int, default=None, help="first N calibration items only (after --order)")
+    cal.add_argument("--limit", type=positive_int, default=None, help="first N calibration items only (after --order)")
     cal.add_argument(
         "--order", choices=["seeded", "dataset"], default="seeded",
         help="seeded (default): shuffle the split with --seed first (MMLU splits are sorted by subject); "
@@ -44,7 +46,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "out: MMLU repeats some test questions in validation/dev, and the leakage rule would refuse the state)",
     )
     cal.add_argument("--log-dir", default=None, help="Inspect log folder of the calibration run")
-    cal.add_argument("--max-samples", type=int, default=None)
+    cal.add_argument("--max-samples", type=positive_int, default=None, help="samples run concurrently")
     cal.add_argument("--no-cache", action="store_true", help="do not use Inspect's model cache")
     cal.add_argument("--display", default=None, help="Inspect display: full, rich, plain, none (default: Inspect's)")
     cal.set_defaults(func=run_calibrate)

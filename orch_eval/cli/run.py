@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from orch_eval.cli.argtypes import positive_float, positive_int
+
 HELP = "run an experiment file (systems x benchmarks) and report"
 
 
@@ -21,10 +23,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("experiment", metavar="EXPERIMENT.yaml", help="experiment file (or a name under experiments/)")
     p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost per system x benchmark; run nothing")
-    p.add_argument("--cost-limit", type=float, metavar="X", help="stop between systems once the cost reaches X (panel currency)")
+    p.add_argument("--cost-limit", type=positive_float, metavar="X", help="stop between systems once the cost reaches X (panel currency)")
     p.add_argument("--log-dir", metavar="DIR", help="log dir (default logs/<experiment>, or logs/<experiment>-limit<N>)")
-    p.add_argument("--max-samples", type=int, metavar="N", help="samples run concurrently per task")
-    p.add_argument("--limit", type=int, metavar="N", help="only the first N chosen items of each benchmark (smoke runs)")
+    p.add_argument("--max-samples", type=positive_int, metavar="N", help="samples run concurrently per task")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N chosen items of each benchmark (smoke runs)")
     p.add_argument("--display", default="plain", help="Inspect display: full, rich, plain, log, none (default plain)")
     p.add_argument("--no-report", action="store_true", help="skip the statistics report")
     p.set_defaults(func=run)

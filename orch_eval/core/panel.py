@@ -398,12 +398,20 @@ def _provider_problem(field: str, name: str, args: dict[str, Any]) -> str | None
             found[0](model_name=rest, **args)  # type: ignore[operator]
         except (ValueError, TypeError) as ex:
             return f"{field}: {ex} (in {name!r})"
+    if provider == "gguf":  # our local models: the name against the catalog, nothing loaded or assembled
+        from orch_eval.models.catalog import check_reference
+
+        try:
+            check_reference(args.get("model_path") or rest)
+        except ValueError as ex:
+            return f"{field}: {name!r}: {ex}"
     return None
 
 
 def check_models(panel: Panel, source: str) -> Panel:
-    """Fail before any model call when a slot names a model provider Inspect does not know (or an
-    ``orchfake`` model with an unknown behaviour or parameter). Returns the panel.
+    """Fail before any model call when a slot names a model provider Inspect does not know, an
+    ``orchfake`` model with an unknown behaviour or parameter, or a ``gguf`` model that is not in
+    the catalog (nor a file or a Hub reference). Returns the panel. One problem is one line.
 
     Uses the lookup of ``inspect_ai.model.get_model`` (the ``modelapi`` registry) without
     instantiating providers, so no API key or client library is needed; ``Model`` objects
@@ -417,6 +425,8 @@ def check_models(panel: Panel, source: str) -> Panel:
         for field, spec in slots
         if isinstance(spec.model, str) and (p := _provider_problem(field, spec.model, spec.args)) is not None
     ]
+    if len(problems) == 1:
+        raise OrchConfigError(f"invalid panel in {source}: {problems[0]}")
     if problems:
         raise OrchConfigError(f"invalid panel in {source}:\n" + "\n".join(f"  - {p}" for p in problems))
     return panel

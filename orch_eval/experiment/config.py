@@ -231,7 +231,7 @@ class Experiment(BaseModel):
     ``single:<first agent>``); ``null`` compares all pairs."""
     seed: int = 0
     """Item-sampling seed (the panel has its own generation seed)."""
-    cost_limit: float | None = Field(default=None, ge=0)
+    cost_limit: float | None = Field(default=None, gt=0)
     """Stop (cleanly, between systems) once the Decisions' cost reaches this (panel currency)."""
     max_samples: int | None = Field(default=None, gt=0)
     report: ReportSpec = Field(default_factory=ReportSpec)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from orch_eval.core.errors import OrchConfigError
-from orch_eval.core.panel import Panel, load_panel, validate_panel
+from orch_eval.core.sizes import check_size
+from orch_eval.core.panel import Panel, check_models, load_panel, validate_panel
 from orch_eval.core.prompts import analysis_prompt, direct_prompt, dispatch_prompt, merge_prompt, refine_prompt
 from orch_eval.core.question import AnswerKind, Question
 from orch_eval.core.router import coerce_router
@@ -233,9 +234,14 @@ def build_plan(
     log_dir: str | Path | None = None,
     limit: int | None = None,
 ) -> Plan:
-    """Validate everything that can be checked before any model call and choose the items."""
-    panel = resolve_experiment_panel(exp)
+    """Validate everything that can be checked before any model call and choose the items
+    (``limit``: the first N chosen items of each benchmark, N >= 1)."""
+    check_size("limit", limit, "positive_int")
+    where = exp.source or "experiment"
+    panel = check_models(resolve_experiment_panel(exp), source=f"{where}: panel")
     systems = expand_systems(exp, panel)
+    for s in systems:  # a system's own merger or agent subset is a panel of its own
+        check_models(s.panel, source=f"{where}: system {s.name}")
     names = [s.name for s in systems]
     if exp.reference is not None and exp.reference not in names:
         raise OrchConfigError(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orch_eval.core.errors import OrchConfigError
+from orch_eval.core.sizes import check_size
 from orch_eval.experiment import lm_eval_runs
 from orch_eval.experiment.config import Experiment, load_experiment
 from orch_eval.experiment.plan import (
@@ -239,7 +240,12 @@ def run_experiment(
 
     ``cost_limit`` (default: the file's) is checked between systems: once the Decisions'
     cost reaches it, no further system starts, and the report covers what finished.
+    ``limit``, ``max_samples`` and ``cost_limit`` must be positive (an :class:`OrchConfigError`
+    otherwise, raised before the file is read or anything is written).
     """
+    check_size("limit", limit, "positive_int")
+    check_size("max_samples", max_samples, "positive_int")
+    check_size("cost_limit", cost_limit, "positive_number")
     out = out or sys.stdout
     exp = load_experiment(experiment)
     plan = build_plan(exp, log_dir=log_dir, limit=limit)

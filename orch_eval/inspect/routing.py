@@ -44,6 +44,7 @@ from orch_eval.core.router import (
     learned_entry,
     load_state,
 )
+from orch_eval.core.sizes import check_size
 
 logger = logging.getLogger(__name__)
 
@@ -371,6 +372,8 @@ def calibrate(
 
     from orch_eval.core.atomic import write_json_atomic
 
+    check_size("router calibrate: limit", limit, "positive_int")
+    check_size("router calibrate: max_samples", max_samples, "positive_int")
     if panel.router is None:
         panel = panel.model_copy(update={"router": RouterConfig()})
     if order not in ("seeded", "dataset"):

@@ -30,8 +30,9 @@ from orch_eval.core.coerce import as_bool
 from orch_eval.core.decision import Decision
 from orch_eval.core.engine import Orchestrator
 from orch_eval.core.errors import OrchConfigError
-from orch_eval.core.panel import Panel, load_panel, validate_panel
+from orch_eval.core.panel import Panel, check_models, load_panel, validate_panel
 from orch_eval.core.question import LETTERS
+from orch_eval.core.sizes import parse_size, size_problem
 from orch_eval.lm_eval import sidecar
 from orch_eval.lm_eval.questions import Item, generate_item, loglikelihood_item, render
 
@@ -62,6 +63,18 @@ def parse_agents(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v).strip() for v in value if str(v).strip()]
     return [a.strip() for a in AGENT_SEPARATORS.split(str(value)) if a.strip()]
+
+
+def _positive_int_arg(name: str, value: Any) -> int:
+    """A model arg that must be an integer >= 1 (lm-eval passes ``key=3`` as 3, other text as str)."""
+    try:
+        parsed = parse_size(value, "positive_int") if isinstance(value, str) else value
+    except ValueError as ex:
+        raise OrchConfigError(f"orch model arg {name}: {ex}") from None
+    problem = size_problem(parsed, "positive_int")
+    if problem is not None:
+        raise OrchConfigError(f"orch model arg {name}: {problem}")
+    return int(parsed)
 
 
 def build_panel(panel: Any, agents: Any, merger: Any, fields: dict[str, Any]) -> Panel:
@@ -135,6 +148,8 @@ class OrchLM(LM):
         super().__init__()
         from orch_eval.core.methods import method_from_args, split_method_args
 
+        self.max_concurrency = _positive_int_arg("max_concurrency", max_concurrency)
+
         # a method's own arguments (k=5 ...); merger / temperature are Self-MoA's merger and a
         # self-consistency sample's temperature for those methods, panel fields otherwise
         method_args, kwargs = split_method_args(str(method), {**kwargs, **({"merger": merger} if merger is not None else {})})
@@ -147,12 +162,11 @@ class OrchLM(LM):
                 logger.debug("orch: ignoring model arg %s=%r", key, value)
             else:
                 logger.warning("orch: ignoring unknown model arg %s=%r", key, value)
-        self.panel = build_panel(panel, agents, merger, fields)
+        self.panel = check_models(build_panel(panel, agents, merger, fields), source="--model_args")
         self.method = method_from_args(str(method), method_args, self.panel)
         self.engine = Orchestrator(self.panel, cache=as_bool(cache, "cache"))
         self.digest = self.method.digest(self.panel)
         """Panel digest (ORCH) or panel + method digest: keys lm-eval's response cache."""
-        self.max_concurrency = max(1, int(max_concurrency))
         self.decisions_dir = Path(decisions_dir) if decisions_dir else None
         self.progress = as_bool(progress, "progress")
         self.records: dict[tuple[str, str], dict[str, Any]] = {}

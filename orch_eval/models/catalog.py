@@ -41,6 +41,7 @@ __all__ = [
     "ModelNotAvailableError",
     "ModelStatus",
     "VerifyResult",
+    "check_reference",
     "get_entry",
     "is_assembled",
     "list_models",
@@ -553,14 +554,29 @@ def resolve_model_path(name_or_path: str | os.PathLike[str]) -> Path:
     Raises :class:`ModelNotAvailableError` (a ``ValueError``) with the command to run otherwise.
     """
     ref = os.fspath(name_or_path)
-    if ref in CATALOG:
+    kind = check_reference(ref)
+    if kind == "catalog":
         return assemble(ref)
-    path = Path(ref).expanduser()
-    if path.is_file():
-        return path.resolve()
+    if kind == "file":
+        return Path(ref).expanduser().resolve()
     hf = _looks_like_hf(ref)
-    if hf is not None:
-        return _hf_download(ref, *hf)
+    assert hf is not None
+    return _hf_download(ref, *hf)
+
+
+def check_reference(name_or_path: str | os.PathLike[str]) -> Literal["catalog", "file", "hf"]:
+    """What kind of model reference this is, found without assembling, downloading or loading
+    anything: a catalog name, an existing file, or a Hugging Face Hub reference. Anything else
+    raises the :class:`ModelNotAvailableError` that :func:`resolve_model_path` would raise (an
+    unknown name: the catalog names and ``orch-eval models list``), so a panel naming an unknown
+    model is refused before any model is built."""
+    ref = os.fspath(name_or_path)
+    if ref in CATALOG:
+        return "catalog"
+    if Path(ref).expanduser().is_file():
+        return "file"
+    if _looks_like_hf(ref) is not None:
+        return "hf"
     if ref.endswith(".gguf") or os.sep in ref:
         raise ModelNotAvailableError(
             f"Model file {ref!r} does not exist. Pass an existing .gguf path or a catalog name "

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inspect_ai._util.error import PrerequisiteError
 from inspect_ai.model import (
     ChatCompletionChoice,
     ChatMessage,
@@ -78,6 +79,7 @@ from orch_eval.models.catalog import (
     CATALOG,
     QA_COMPLETION_TEMPLATE,
     CatalogModel,
+    ModelNotAvailableError,
     ModelVerificationError,
     catalog_entry_for_path,
     models_dir,
@@ -89,6 +91,8 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "DEFAULT_N_CTX",
     "GGUFModelAPI",
+    "GGUFSetupError",
+    "GGUFVerificationError",
     "LoadedModel",
     "default_threads",
     "gguf",
@@ -354,6 +358,23 @@ def _logprobs(choice: dict[str, Any]) -> Logprobs | None:
 # the provider
 
 
+class GGUFSetupError(ModelNotAvailableError, PrerequisiteError):
+    """A gguf model that cannot be built (unknown name, missing or corrupted file, bad model arg).
+
+    Inspect builds models itself for ``--model gguf/...`` and ``--model-role r=gguf/...``, before
+    any of our code runs; being an Inspect ``PrerequisiteError``, the ``inspect`` CLI prints just
+    this message, not the traceback of the task group it was raised in.
+    """
+
+    def __init__(self, message: str, command: str | None = None) -> None:
+        ModelNotAvailableError.__init__(self, message, command)
+        self.message = message
+
+
+class GGUFVerificationError(GGUFSetupError, ModelVerificationError):
+    """A catalog file whose size or sha256 does not match (a :class:`GGUFSetupError`)."""
+
+
 class GGUFModelAPI(ModelAPI):
     """Inspect ``ModelAPI`` for local GGUF files on xllamacpp (see the module docstring)."""
 
@@ -366,7 +387,18 @@ class GGUFModelAPI(ModelAPI):
         **model_args: Any,
     ) -> None:
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
-        args = dict(model_args)
+        try:
+            self._setup(model_name, config, dict(model_args))
+        except GGUFSetupError:
+            raise
+        except ModelNotAvailableError as ex:
+            kind = GGUFVerificationError if isinstance(ex, ModelVerificationError) else GGUFSetupError
+            raise kind(f"gguf/{model_name}: {ex}", command=ex.command) from None
+        except ValueError as ex:
+            raise GGUFSetupError(f"gguf/{model_name}: {ex}") from None
+
+    def _setup(self, model_name: str, config: GenerateConfig, args: dict[str, Any]) -> None:
+        """Resolve the model file and read the model args (see the module docstring)."""
         model_path = args.pop("model_path", None)
         # resolve now: an unknown or missing model fails at construction, with the fix in it
         self.model_path: Path = resolve_model_path(model_path or model_name)
