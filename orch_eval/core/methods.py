@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -263,27 +263,11 @@ class MoA(_Method):
         return f"moa{self.layers}/{panel.name or panel.digest()}"
 
     async def decide(self, engine: Orchestrator, question: Question) -> Decision:
-        n = len(engine.panel.agents)
-        first: list[AgentRecord] = await gather([lambda s=s: engine.analyse(question, s) for s in range(n)])  # type: ignore[misc]
-        layers = [first]
-        for j in range(2, self.layers + 1):
-            shown = _shown(layers[-1])
-            layers.append(
-                await gather(  # type: ignore[misc]
-                    [
-                        lambda s=s: engine.reanalyse(
-                            question, s, refine_prompt(question, shown, engine.panel.lens_of(s)), f"moa{j}", j
-                        )
-                        for s in range(n)
-                    ]
-                )
-            )
-        votes = [[r.answer for r in layer] for layer in reversed(layers)]
-        final, decided_by, merge, notes = await engine.conclude(question, layers[-1], votes, engine.panel_merger())
-        return engine.make_decision(
-            question, final, decided_by, first, majority_vote(votes[0]), merge=merge, rounds=layers[1:],
-            notes=notes, method=self.method, method_params=self.params(),
-        )
+        def prompt(slot: int, prev: list[AgentRecord]) -> str:
+            return refine_prompt(question, _shown(prev), engine.panel.lens_of(slot))
+
+        layers = await _rounds(engine, question, self.layers, "moa", prompt)
+        return await _finish(engine, question, self, layers, engine.panel_merger())
 
 
 class Debate(_Method):
@@ -310,28 +294,47 @@ class Debate(_Method):
         return f"debate{self.rounds}/{panel.name or panel.digest()}"
 
     async def decide(self, engine: Orchestrator, question: Question) -> Decision:
-        n = len(engine.panel.agents)
-        first: list[AgentRecord] = await gather([lambda s=s: engine.analyse(question, s) for s in range(n)])  # type: ignore[misc]
-        rounds = [first]
-        for j in range(2, self.rounds + 1):
-            prev = rounds[-1]
+        def prompt(slot: int, prev: list[AgentRecord]) -> str:
+            others = [(f"Analyst {i + 1}", r.answer, r.text) for i, r in enumerate(r for r in prev if r.slot != slot)]
+            return debate_prompt(question, (prev[slot].answer, prev[slot].text), others, engine.panel.lens_of(slot))
 
-            def prompt(s: int, prev: list[AgentRecord] = prev) -> str:
-                others = [(f"Analyst {i + 1}", r.answer, r.text) for i, r in enumerate(r for r in prev if r.slot != s)]
-                return debate_prompt(question, (prev[s].answer, prev[s].text), others, engine.panel.lens_of(s))
+        rounds = await _rounds(engine, question, self.rounds, "debate", prompt)
+        return await _finish(engine, question, self, rounds, engine.panel_merger() if self.merge else None)
 
-            rounds.append(
-                await gather(  # type: ignore[misc]
-                    [lambda s=s: engine.reanalyse(question, s, prompt(s), f"debate{j}", j) for s in range(n)]
-                )
+
+async def _rounds(
+    engine: Orchestrator,
+    question: Question,
+    count: int,
+    role: str,
+    prompt: Callable[[int, list[AgentRecord]], str],
+) -> list[list[AgentRecord]]:
+    """Round 1 (the panel's analyses: ORCH's calls), then rounds 2..``count``, where agent ``slot``
+    answers ``prompt(slot, previous round)``; every round in panel order."""
+    n = len(engine.panel.agents)
+    rounds: list[list[AgentRecord]] = [await gather([lambda s=s: engine.analyse(question, s) for s in range(n)])]  # type: ignore[misc]
+    for j in range(2, count + 1):
+        prev = rounds[-1]
+        rounds.append(
+            await gather(  # type: ignore[misc]
+                [lambda s=s, j=j, prev=prev: engine.reanalyse(question, s, prompt(s, prev), f"{role}{j}", j) for s in range(n)]
             )
-        votes = [[r.answer for r in layer] for layer in reversed(rounds)]
-        merger = engine.panel_merger() if self.merge else None
-        final, decided_by, merge, notes = await engine.conclude(question, rounds[-1], votes, merger)
-        return engine.make_decision(
-            question, final, decided_by, first, majority_vote(votes[0]), merge=merge, rounds=rounds[1:],
-            notes=notes, method=self.method, method_params=self.params(),
         )
+    return rounds
+
+
+async def _finish(
+    engine: Orchestrator, question: Question, method: _Method, rounds: list[list[AgentRecord]],
+    merger: MergerCall | None,
+) -> Decision:
+    """The fixed chain after the last round (the merger, if any, reads it; then the majority of the
+    last round, then of each earlier one) and the Decision with every round recorded."""
+    votes = [[r.answer for r in layer] for layer in reversed(rounds)]
+    final, decided_by, merge, notes = await engine.conclude(question, rounds[-1], votes, merger)
+    return engine.make_decision(
+        question, final, decided_by, rounds[0], majority_vote(votes[0]), merge=merge, rounds=rounds[1:],
+        notes=notes, method=method.method, method_params=method.params(),
+    )
 
 
 Method = Annotated[Union[Orch, SelfConsistency, SelfMoA, MoA, Debate], Field(discriminator="method")]

@@ -99,6 +99,16 @@ _OPTION_LINE = re.compile(r"(?m)^\(?([A-J])[\).:]\s")
 _PROPOSED = re.compile(r"proposed answer: ([^)\n]+)\)")
 
 
+def _shown_majority(prompt: str) -> str | None:
+    """The majority of the proposed answers a prompt quotes (ties: the first shown), or None."""
+    votes = [v for v in _PROPOSED.findall(prompt) if v != "none stated"]
+    if not votes:
+        return None
+    counts = Counter(votes)
+    top = max(counts.values())
+    return next(v for v in votes if counts[v] == top)
+
+
 def _last_user_text(messages: list[ChatMessage]) -> str:
     for m in reversed(messages):
         if m.role == "user":
@@ -333,24 +343,15 @@ class OrchFake(ModelAPI):
         if call == "completion" or call == "direct":
             return f"ANSWER: {answer}" if call == "completion" else answer
         if call in ("refine", "debate") and self.behaviour in ("gold", "vote", "inject"):
-            if self.behaviour == "vote":
-                # a follower: takes the majority of the answers it was shown (its own first in debate)
-                votes = [v for v in _PROPOSED.findall(prompt) if v != "none stated"]
-                if votes:
-                    counts = Counter(votes)
-                    top = max(counts.values())
-                    answer = next(v for v in votes if counts[v] == top)
+            if self.behaviour == "vote":  # a follower: the majority it was shown (its own first in debate)
+                answer = _shown_majority(prompt) or answer
             return f"Key facts: the other analyses were read ({call}).\nConclusion: {answer}.\nANSWER: {answer}"
         if call == "merge":
             if self.behaviour == "echo":
                 m = re.search(r"=== Analyst 1[^\n]*\n(.*?)\n=== end of", prompt, re.S)
                 return m.group(1) if m else prompt
             if self.behaviour == "vote":
-                votes = [v for v in _PROPOSED.findall(prompt) if v != "none stated"]
-                if votes:
-                    counts = Counter(votes)
-                    top = max(counts.values())
-                    answer = next(v for v in votes if counts[v] == top)
+                answer = _shown_majority(prompt) or answer
             return f"The analysts' reasoning was compared.\nANSWER: {answer}"
         if self.behaviour == "noanswer":
             return "Key facts: the question was read.\nSteps: the reasoning was cut off before"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import warnings as _warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +24,7 @@ from orch_eval.stats.intervals import wilson_interval
 from orch_eval.stats.loaders import LoadedSystems, LogLoadError, SystemData, summarize_sources
 from orch_eval.stats.outcomes import PairedOutcomes
 from orch_eval.stats.paired import Correction, TestName
-from orch_eval.stats.report import Comparison, Pairs, Report, _clean, compare
+from orch_eval.stats.report import Comparison, Pairs, Report, _clean, _md_table, compare
 
 __all__ = ["Analysis", "OracleBound", "SystemCompute", "analyse"]
 
@@ -318,7 +318,8 @@ class Analysis:
 # ---------------------------------------------------------------------------- building
 
 
-def _mean(values: dict[str, Any] | None, items: Sequence[str]) -> float | None:
+def mean_over(values: Mapping[str, Any] | None, items: Sequence[Any]) -> float | None:
+    """The mean of ``values`` over ``items`` (bools count as 0/1); None when any item lacks one."""
     if values is None or not items or any(i not in values for i in items):
         return None
     return float(sum(float(values[i]) for i in items)) / len(items)
@@ -328,11 +329,11 @@ def system_compute(sd: SystemData, items: Sequence[str]) -> SystemCompute:
     """Per-item means of one system's calls, tokens, cost and latency over ``items``."""
     return SystemCompute(
         system=sd.name,
-        calls=_mean(sd.calls, items),
-        input_tokens=_mean(sd.input_tokens, items),
-        output_tokens=_mean(sd.output_tokens, items),
-        cost=_mean(sd.cost, items),
-        latency=_mean(sd.latency, items),
+        calls=mean_over(sd.calls, items),
+        input_tokens=mean_over(sd.input_tokens, items),
+        output_tokens=mean_over(sd.output_tokens, items),
+        cost=mean_over(sd.cost, items),
+        latency=mean_over(sd.latency, items),
     )
 
 
@@ -442,7 +443,3 @@ def _latex_escape(text: str | None) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in (text or ""))
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)

@@ -18,8 +18,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
-
 from orch_eval.stats.leaderboard._board import (
     BenchmarkInput,
     Leaderboard,
@@ -27,6 +25,7 @@ from orch_eval.stats.leaderboard._board import (
     Provenance,
     SystemDetails,
 )
+from orch_eval.stats.analysis import mean_over, system_compute
 from orch_eval.stats.loaders import (
     LoadedLog,
     LoadedSystems,
@@ -47,13 +46,7 @@ def _base_name(loaded: LoadedSystems, log: LoadedLog, name: str) -> str:
     return name.removeprefix(f"{log.name}:") if prefixed else name
 
 
-def _mean(values: Mapping[str, float] | Mapping[str, bool] | None, items: Sequence[Any]) -> float | None:
-    if values is None:
-        return None
-    try:
-        return float(np.mean([float(values[i]) for i in items]))
-    except KeyError:
-        return None
+
 
 
 def _panel(log: LoadedLog) -> str | None:
@@ -85,14 +78,15 @@ def _provenance(log: LoadedLog, sd: SystemData, base: str, info: SourceInfo | No
 
 
 def _details(sd: SystemData, items: Sequence[Any], provenance: Provenance) -> SystemDetails:
+    used = system_compute(sd, [str(i) for i in items])  # the same per-item means compare reports
     return SystemDetails(
         kind=sd.kind,
-        cost_per_item=_mean(sd.cost, items),
-        latency_per_item=_mean(sd.latency, items),
-        input_tokens_per_item=_mean(sd.input_tokens, items),
-        output_tokens_per_item=_mean(sd.output_tokens, items),
-        calls_per_item=_mean(sd.calls, items),
-        abstain_rate=_mean(sd.abstained, items),
+        cost_per_item=used.cost,
+        latency_per_item=used.latency,
+        input_tokens_per_item=used.input_tokens,
+        output_tokens_per_item=used.output_tokens,
+        calls_per_item=used.calls,
+        abstain_rate=mean_over(sd.abstained, [str(i) for i in items]),
         provenance=provenance,
     )
 
