@@ -2,7 +2,8 @@
 MoA and debate, paired item by item, with compute next to accuracy.
 
 Stages (each resumable: eval_set reuses finished logs in ``--log-dir``, Inspect's cache makes
-finished calls free):
+finished calls free; a stage run again on more items reuses the calls of the smaller run, so a
+long stage can be recorded in growing chunks, e.g. ``--items 30``, then ``60``, then ``100``):
 
 ``calibrate``  choose the sampling temperature on a calibration split, never on the evaluated
                items: GSM8K train / MMLU validation, the first ``--items`` items (MMLU: after a
@@ -138,12 +139,12 @@ def stage_calibrate(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 
     panel = _one_model_panel()
     temps = [float(t) for t in args.temperatures.split(",")]
-    greedy = _run(calibration_task(args.benchmark, args.items), single(**panel), None, root / "greedy")
+    greedy = _run(calibration_task(args.benchmark, args.items), single(**panel), None, root / f"greedy-n{args.items}")
     greedy_acc = greedy.results.scores[0].metrics["accuracy"].value
     rows = []
     for t in temps:
         log = _run(calibration_task(args.benchmark, args.items), self_consistency(**panel, k=args.k, temperature=t),
-                   None, root / f"sc{args.k}-T{t}")
+                   None, root / f"sc{args.k}-T{t}-n{args.items}")
         rows.append({
             "temperature": t,
             "sc_accuracy": log.results.scores[0].metrics["accuracy"].value,
@@ -200,9 +201,9 @@ def stage_main(args: argparse.Namespace, root: Path, summary: dict[str, Any]) ->
     t = _chosen_temperature(args, summary)
     panel = _one_model_panel()
     task, n = TASKS[args.benchmark], args.items
-    ref = _run(task, single(**panel), n, root / "single")
-    sc = _run(task, self_consistency(**panel, k=args.k, temperature=t), n, root / f"sc{args.k}-T{t}")
-    smoa = _run(task, self_moa(**panel, k=args.k, temperature=t), n, root / f"self_moa{args.k}-T{t}")
+    ref = _run(task, single(**panel), n, root / f"single-n{n}")
+    sc = _run(task, self_consistency(**panel, k=args.k, temperature=t), n, root / f"sc{args.k}-T{t}-n{n}")
+    smoa = _run(task, self_moa(**panel, k=args.k, temperature=t), n, root / f"self_moa{args.k}-T{t}-n{n}")
     report = _compare([ref.location, sc.location, smoa.location], "single",
                       HERE / "results" / f"methods_local_main_{args.benchmark}")
     return {
@@ -221,10 +222,10 @@ def stage_panel(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 
     panel = _one_model_panel()
     task, n = TASKS[args.benchmark], args.items
-    ref = _run(task, single(**panel), n, root / "single")
-    base = _run(task, orch(panel=PANEL), n, root / "orch")
-    m = _run(task, moa(panel=PANEL, layers=args.layers), n, root / f"moa{args.layers}")
-    d = _run(task, debate(panel=PANEL, rounds=args.rounds), n, root / f"debate{args.rounds}")
+    ref = _run(task, single(**panel), n, root / f"single-n{n}")
+    base = _run(task, orch(panel=PANEL), n, root / f"orch-n{n}")
+    m = _run(task, moa(panel=PANEL, layers=args.layers), n, root / f"moa{args.layers}-n{n}")
+    d = _run(task, debate(panel=PANEL, rounds=args.rounds), n, root / f"debate{args.rounds}-n{n}")
     report = _compare([ref.location, base.location, m.location, d.location], "single",
                       HERE / "results" / f"methods_local_panel_{args.benchmark}", extra=("--no-derived",))
     return {
