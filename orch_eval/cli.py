@@ -17,6 +17,7 @@ from orch_eval import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("orch_eval.demo", "run ORCH on real MMLU and GSM8K items with the local GGUF panel"),
     "models": ("orch_eval.models.cli", "list, pull and verify the local GGUF models"),
+    "serve": ("orch_eval.models.serve_cli", "serve the local GGUF models over HTTP and print a served panel"),
     "compare": ("orch_eval.stats.cli", "paired statistics report from Inspect logs and lm-eval samples"),
     "router": ("orch_eval.router_cli", "calibrate and inspect EMA router state"),
     "run": ("orch_eval.experiment", "run an experiment file (systems x benchmarks) and report"),
