@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch_eval.experiment.lm_eval_runs import unsupported as lm_eval_unsupported
-from orch_eval.stats.loaders import LoadedLog, LoadedSystems, SystemData, load_inspect_log, load_lm_eval_samples
+from orch_eval.stats.loaders import (
+    LoadedLog,
+    LoadedSystems,
+    SystemData,
+    load_inspect_log,
+    load_lm_eval_samples,
+    merge_shards,
+)
 from orch_eval.stats.report import compare
 
 if TYPE_CHECKING:
@@ -21,7 +28,7 @@ if TYPE_CHECKING:
     from orch_eval.experiment.runner import ExperimentResult
 
 
-def _load_benchmark(plan: "Plan", logs: dict[tuple[str, str], str], bench: str) -> tuple[LoadedSystems, list[str]]:
+def _load_benchmark(plan: "Plan", logs: "dict[tuple[str, str], str | list[str]]", bench: str) -> tuple[LoadedSystems, list[str]]:
     notes: list[str] = []
     loaded_logs: list[LoadedLog] = []
     systems: dict[str, SystemData] = {}
@@ -42,6 +49,8 @@ def _load_benchmark(plan: "Plan", logs: dict[tuple[str, str], str], bench: str) 
             continue
         if lm_eval:
             log = load_lm_eval_samples(path, name=s.name, derived=s.name in bases)
+        elif isinstance(path, list):  # a sharded run: one log per shard, disjoint items, one system
+            log = merge_shards([load_inspect_log(p, name=s.name, derived=s.name in bases) for p in path])
         else:
             log = load_inspect_log(path, name=s.name, derived=s.name in bases)
         loaded_logs.append(log)
