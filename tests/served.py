@@ -25,9 +25,12 @@ def free_port() -> int:
 
 
 class Serve:
-    """``orch-eval serve MODEL... --port P`` in a subprocess; ``info`` holds its servers."""
+    """``orch-eval serve MODEL... --port P`` in a subprocess; ``info`` holds its servers. One llama.cpp
+    thread by default: the test machines' cores are shared, and threads that wait for each other
+    on busy cores are slower than one."""
 
-    def __init__(self, folder: Path, *models: str, port: int = 0, extra: list[str] | None = None) -> None:
+    def __init__(self, folder: Path, *models: str, port: int = 0, threads: int = 1,
+                 extra: list[str] | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.panel_path = folder / "served.yaml"
         self.info_path = folder / "servers.json"
@@ -36,7 +39,7 @@ class Serve:
         self.out = open(folder / "serve.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [str(BIN / "orch-eval"), "serve", *models, "--port", str(port), "--panel-out", str(self.panel_path),
-             "--info-out", str(self.info_path), *(extra or [])],
+             "--info-out", str(self.info_path), "--threads", str(threads), *(extra or [])],
             stdout=self.out, stderr=subprocess.STDOUT, env=subprocess_env(), cwd=ROOT,
         )
         deadline = time.monotonic() + 300

@@ -23,6 +23,13 @@ from orch_eval.core.router import RouterConfig, coerce_router
 
 PRESET_DIRS_ENV = "ORCH_EVAL_PRESETS"
 
+TRANSPORT_CONFIG = frozenset({
+    "max_connections", "adaptive_connections", "max_retries", "timeout", "attempt_timeout", "stream_idle_timeout",
+    "batch",
+})
+"""``GenerateConfig`` fields of a slot that decide how a request travels, not what it returns (Inspect
+leaves them out of its own cache key too): not part of the panel digest."""
+
 OPENAI_CLIENT_PROVIDERS = frozenset({
     "openai", "openai-api", "openai-api-completions", "vllm", "vllm-completions", "sglang", "together",
     "fireworks", "moonshot", "meta", "litellm-proxy", "deepseek", "sambanova", "ollama", "openrouter",
@@ -92,12 +99,14 @@ class ModelSpec(BaseModel):
         return self.name or self.model_name
 
     def identity(self) -> dict[str, Any]:
-        """What defines this slot's behaviour (for digests)."""
+        """What defines this slot's behaviour (for digests). Transport settings of the slot's
+        ``config`` (:data:`TRANSPORT_CONFIG`: concurrency, retries, timeouts, batch mode) do not
+        change answers and stay out, so tuning them keeps the panel's cache."""
         return {
             "model": self.model_name,
             "lens": self.lens,
             "max_tokens": self.max_tokens,
-            "config": self.config,
+            "config": {k: v for k, v in self.config.items() if k not in TRANSPORT_CONFIG},
             "args": redact_args(self.args),
         }
 
