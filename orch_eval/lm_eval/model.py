@@ -145,7 +145,11 @@ class OrchLM(LM):
                 logger.debug("orch: ignoring model arg %s=%r", key, value)
             else:
                 logger.warning("orch: ignoring unknown model arg %s=%r", key, value)
-        self.panel = build_panel(panel, agents, merger, fields)
+        from orch_eval.core.panel import check_models
+
+        # unknown providers and missing client packages (e.g. `openai` for served models) fail here,
+        # with the fix in the message, not at the first model call
+        self.panel = check_models(build_panel(panel, agents, merger, fields), source="--model_args")
         self.engine = Orchestrator(self.panel, cache=_as_bool(cache))
         self.digest = self.engine.digest
         self.max_concurrency = max(1, int(max_concurrency))
