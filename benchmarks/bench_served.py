@@ -44,11 +44,21 @@ sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 
 
+_START: dict[str, Any] = {}
+"""When the current part started (set by main before each part)."""
+
+
+def _started() -> None:
+    _START.update(date=datetime.now(timezone.utc).isoformat(timespec="seconds"), load=os.getloadavg(),
+                  t=time.perf_counter())
+
+
 def _meta(command: str) -> dict[str, Any]:
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": _START.get("date") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-        "load_average_start": os.getloadavg(),
+        "load_average_start": _START.get("load") or os.getloadavg(),
+        "part_wall_s": time.perf_counter() - _START["t"] if "t" in _START else None,
         "command": command,
     }
 
@@ -331,14 +341,19 @@ def main() -> None:
     args = ap.parse_args()
     parts = args.only.split(",")
     if "http" in parts:
+        _started()
         part_http(args.items or 12, args.threads, args.overhead_calls)
     if "slots" in parts:
+        _started()
         part_slots(args.items or 16, args.threads, args.max_samples or 4)
     if "throughput" in parts:
+        _started()
         part_throughput(args.threads, args.clients, args.seconds, args.max_tokens)
     if "orchestrator" in parts:
+        _started()
         part_orchestrator(args.items or 1000, [int(x) for x in args.samples.split(",")])
     if "shards" in parts:
+        _started()
         part_shards(args.items or 1000, args.max_samples or 200, [int(x) for x in args.shard_counts.split(",")])
 
 

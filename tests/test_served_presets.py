@@ -44,18 +44,17 @@ def test_preset_loads_and_reaches_its_provider(preset: str) -> None:
             assert api.api_key == spec.args["api_key"]
 
 
-def test_served_local_is_the_local_panel_served() -> None:
+def test_served_local_is_the_local_panel_served(monkeypatch: pytest.MonkeyPatch) -> None:
     """served-local.yaml is what `orch-eval serve` prints for its defaults (same budgets, seed, ports)."""
+    from orch_eval.models import catalog
+
+    monkeypatch.setattr(catalog, "resolve_model_path", lambda name: name)  # no model file needed (nor assembled)
     ns = argparse.Namespace(models=[], panel="local", merger=None, port=None, slots=1, threads=None, ctx=None,
                             api_key=None, cache_prompt=False, verbose=False)
-    try:
-        specs, panel = plan_servers(ns)
-    except OrchConfigError as ex:  # a catalog model not installed here: build the specs without resolving
-        if "not available" not in str(ex):
-            raise
-        panel = load_panel("local").model_dump(mode="json", exclude_defaults=True)
-        specs = [serve.ServerSpec(m, port=serve.DEFAULT_PORT + i) for i, (m, _) in enumerate(serve.gguf_models(panel))]
+    specs, panel = plan_servers(ns)
     assert [s.port for s in specs] == [8180, 8181, 8182, 8183]
+    assert [s.threads for s in specs] == [1, 1, 1, 2]  # the local panel's n_threads
+    assert all(s.slots == 1 and s.host == "127.0.0.1" and not s.cache_prompt for s in specs)
 
     class Running:  # what panel_yaml reads of a started server
         def __init__(self, spec: serve.ServerSpec) -> None:
