@@ -29,6 +29,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N chosen items of each benchmark (smoke runs)")
     p.add_argument("--display", default="plain", help="Inspect display: full, rich, plain, log, none (default plain)")
     p.add_argument("--no-report", action="store_true", help="skip the statistics report")
+    p.add_argument("--shard", metavar="I/N", help="run only shard I of N of every benchmark's items (positions I-1, "
+                   "I-1+N, ... in dataset order), as one of N processes sharing the log dir and Inspect cache; the "
+                   "last shard to finish writes the report (docs/served-models.md)")
     p.set_defaults(func=run)
     return p
 
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         display=args.display,
         report=not args.no_report,
+        shard=args.shard,
     )
     if result.status == "cost_limit":
         print(f"orch-eval run: stopped: {result.message}", file=sys.stderr)

@@ -108,6 +108,18 @@ def _usage(output: ModelOutput) -> Usage:
     return Usage(input_tokens=u.input_tokens or 0, output_tokens=u.output_tokens or 0)
 
 
+def fault_text(ex: BaseException) -> str:
+    """What a failed call records: the exception of the last attempt when Inspect's retries gave up
+    (tenacity's ``RetryError`` names only a Future and its memory address, which differs run to run)."""
+    attempts = None
+    last = getattr(ex, "last_attempt", None)
+    if type(ex).__name__ == "RetryError" and last is not None and last.failed:
+        attempts = getattr(last, "attempt_number", None)
+        ex = last.exception()
+    text = f"{type(ex).__name__}: {ex}"
+    return text if attempts is None else f"{text} (gave up after {attempts} attempts)"
+
+
 def _is_limit_error(ex: BaseException) -> bool:
     # Inspect's sample limits (tokens, time, messages) must end the sample as Inspect
     # intends, not become a fallback.
@@ -201,7 +213,7 @@ class Orchestrator:
             if _is_limit_error(ex):
                 raise
             check_recorded(ex)
-            return None, redact(f"{type(ex).__name__}: {ex}")[:2000], time.perf_counter() - start  # type: ignore[index]
+            return None, redact(fault_text(ex))[:2000], time.perf_counter() - start  # type: ignore[index]
         finally:
             current_question.reset(token)
         return output, None, output.time if output.time is not None else time.perf_counter() - start

@@ -8,6 +8,7 @@ from CLI-style arguments (``agents=a,b,c merger=m``) or from Python, and has a s
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,21 @@ from orch_eval.core.redact import redact_args
 from orch_eval.core.router import RouterConfig, coerce_router
 
 PRESET_DIRS_ENV = "ORCH_EVAL_PRESETS"
+
+TRANSPORT_CONFIG = frozenset({
+    "max_connections", "adaptive_connections", "max_retries", "timeout", "attempt_timeout", "stream_idle_timeout",
+    "batch",
+})
+"""``GenerateConfig`` fields of a slot that decide how a request travels, not what it returns (Inspect
+leaves them out of its own cache key too): not part of the panel digest."""
+
+OPENAI_CLIENT_PROVIDERS = frozenset({
+    "openai", "openai-api", "openai-api-completions", "vllm", "vllm-completions", "sglang", "together",
+    "fireworks", "moonshot", "meta", "litellm-proxy", "deepseek", "sambanova", "ollama", "openrouter",
+    "perplexity", "llama-cpp-python", "cloudflare", "hf-inference-providers",
+})
+"""Inspect providers built on the ``openai`` client package (``validate_openai_client`` in Inspect's
+``model/_providers/providers.py``): served models (``openai-api/``, ``vllm/``, ``sglang/``) among them."""
 
 
 class ModelSpec(BaseModel):
@@ -83,12 +99,14 @@ class ModelSpec(BaseModel):
         return self.name or self.model_name
 
     def identity(self) -> dict[str, Any]:
-        """What defines this slot's behaviour (for digests)."""
+        """What defines this slot's behaviour (for digests). Transport settings of the slot's
+        ``config`` (:data:`TRANSPORT_CONFIG`: concurrency, retries, timeouts, batch mode) do not
+        change answers and stay out, so tuning them keeps the panel's cache."""
         return {
             "model": self.model_name,
             "lens": self.lens,
             "max_tokens": self.max_tokens,
-            "config": self.config,
+            "config": {k: v for k, v in self.config.items() if k not in TRANSPORT_CONFIG},
             "args": redact_args(self.args),
         }
 
@@ -392,6 +410,11 @@ def _provider_problem(field: str, name: str, args: dict[str, Any]) -> str | None
         return (
             f"{field}: unknown model provider {provider!r} in {name!r}. Fix: use provider/model with a provider "
             f"Inspect knows ({', '.join(_known_providers())}), or install the package that registers {provider!r}"
+        )
+    if provider in OPENAI_CLIENT_PROVIDERS and importlib.util.find_spec("openai") is None:
+        return (
+            f"{field}: {name!r} goes through Inspect's OpenAI-compatible client, which needs the `openai` "
+            "package. Fix: pip install 'orch_eval[served]' (or pip install 'openai>=3.4,<4')"
         )
     if provider == "orchfake":  # our own fake: constructing it is free and checks behaviour and parameters
         try:

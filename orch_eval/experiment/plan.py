@@ -84,6 +84,28 @@ class Plan:
     benchmarks: list[BenchmarkItems]
     reference: str | None
     log_dir: Path
+    shard: tuple[int, int] | None = None
+    """``(i, N)``: this process runs shard ``i`` of ``N`` (``orch-eval run --shard i/N``)."""
+
+    @property
+    def shard_label(self) -> str | None:
+        return None if self.shard is None else f"{self.shard[0]}/{self.shard[1]}"
+
+    def shard_ids(self, b: BenchmarkItems, shard: tuple[int, int] | None = None) -> list[str | int]:
+        """The items of ``b`` that shard ``shard`` (default: this plan's) runs: positions
+        ``i - 1, i - 1 + N, ...`` of the chosen items in dataset order (all items unsharded)."""
+        shard = shard or self.shard
+        if shard is None:
+            return list(b.ids)
+        i, n = shard
+        return list(b.ids[i - 1 :: n])
+
+    def shard_dir(self, shard: tuple[int, int] | None = None) -> Path:
+        """Where a shard's Inspect logs go: ``<log dir>/shards/<i>-of-<N>`` (the log dir unsharded).
+        One ``eval_set`` log dir per shard: ``eval_set`` would take another shard's log of the same
+        task for its own."""
+        shard = shard or self.shard
+        return self.log_dir if shard is None else self.log_dir / "shards" / f"{shard[0]}-of-{shard[1]}"
 
     def system(self, name: str) -> SystemPlan:
         return next(s for s in self.systems if s.name == name)
@@ -229,10 +251,45 @@ def expand_systems(exp: Experiment, panel: Panel) -> list[SystemPlan]:
     return out
 
 
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"i/N"`` (1 <= i <= N) -> ``(i, N)``; one clear error otherwise."""
+    if text is None:
+        return None
+    left, sep, right = str(text).partition("/")
+    try:
+        i, n = int(left), int(right)
+    except ValueError:
+        i = n = 0
+    if not sep or not 1 <= i <= n:
+        raise OrchConfigError(f"--shard {text!r}: use i/N with 1 <= i <= N, e.g. --shard 1/4")
+    return i, n
+
+
+def check_shardable(plan: Plan) -> None:
+    """Refuse what cannot be split into item shards, before anything runs."""
+    if plan.shard is None:
+        return
+    routed = [s.name for s in plan.runnable if s.panel.router is not None and s.panel.router.enabled]
+    if routed:
+        raise OrchConfigError(
+            f"--shard: the routed system(s) {', '.join(routed)} cannot be sharded: the prequential router decides "
+            "each item from the outcomes of every earlier item in dataset order, so a shard would see a different "
+            "history. Run the routed systems unsharded (a separate experiment file), after the shards: their "
+            "analyses are then cache hits"
+        )
+    lm = [b.short for b in plan.benchmarks if b.is_lm_eval]
+    if lm:
+        raise OrchConfigError(
+            f"--shard: lm-eval benchmarks ({', '.join(lm)}) are not sharded by orch-eval run; run them unsharded, or "
+            "split them with lm-eval's own --samples (docs/served-models.md)"
+        )
+
+
 def build_plan(
     exp: Experiment,
     log_dir: str | Path | None = None,
     limit: int | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Plan:
     """Validate everything that can be checked before any model call and choose the items
     (``limit``: the first N chosen items of each benchmark, N >= 1)."""
@@ -256,7 +313,9 @@ def build_plan(
         benchmarks.append(select(b, exp.seed, limit))
     if log_dir is None:
         log_dir = Path("logs") / (exp.name if limit is None else f"{exp.name}-limit{limit}")
-    return Plan(exp, panel, systems, benchmarks, exp.reference, Path(log_dir))
+    plan = Plan(exp, panel, systems, benchmarks, exp.reference, Path(log_dir), shard)
+    check_shardable(plan)
+    return plan
 
 
 # ---------------------------------------------------------------------------- dry run

@@ -24,6 +24,7 @@ from orch_eval.stats.loaders import (
     SystemData,
     load_inspect_log,
     load_lm_eval_samples,
+    merge_shards,
 )
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from orch_eval.experiment.runner import ExperimentResult
 
 
-def _load_benchmark(plan: "Plan", logs: dict[tuple[str, str], str], bench: str) -> tuple[LoadedSystems, list[str]]:
+def _load_benchmark(plan: "Plan", logs: "dict[tuple[str, str], str | list[str]]", bench: str) -> tuple[LoadedSystems, list[str]]:
     notes: list[str] = []
     loaded_logs: list[LoadedLog] = []
     systems: dict[str, SystemData] = {}
@@ -52,6 +53,8 @@ def _load_benchmark(plan: "Plan", logs: dict[tuple[str, str], str], bench: str) 
             continue
         if lm_eval:
             log = load_lm_eval_samples(path, name=s.name, derived=s.name in bases)
+        elif isinstance(path, list):  # a sharded run: one log per shard, disjoint items, one system
+            log = merge_shards([load_inspect_log(p, name=s.name, derived=s.name in bases) for p in path])
         else:
             log = load_inspect_log(path, name=s.name, derived=s.name in bases)
         loaded_logs.append(log)

@@ -29,6 +29,7 @@ from orch_eval.experiment.plan import (
     estimate,
     format_estimate,
     lm_eval_unsupported,
+    parse_shard,
     solver_digest,
 )
 from orch_eval.core.atomic import write_text_atomic
@@ -50,8 +51,8 @@ class ExperimentResult:
     cost: float = 0.0
     """Cost of the Decisions in the experiment's logs (panel currency)."""
     estimate: list[Estimate] = field(default_factory=list)
-    logs: dict[tuple[str, str], str] = field(default_factory=dict)
-    """(system, benchmark) → log file of each system that ran."""
+    logs: dict[tuple[str, str], str | list[str]] = field(default_factory=dict)
+    """(system, benchmark) → log file of each system that ran (a sharded run's report: one log per shard)."""
     report: dict[str, Any] | None = None
     report_paths: list[str] = field(default_factory=list)
 
@@ -81,6 +82,7 @@ def build_tasks(plan: Plan, system: SystemPlan) -> list[Any]:
             "system": system.name,
             "benchmark": b.short,
             "solver_digest": solver_digest(system),
+            **({"shard": plan.shard_label} if plan.shard is not None else {}),
         }
         tasks.append(task_with(t, solver=_make_solver(system), metadata=meta))
     return tasks
@@ -88,7 +90,7 @@ def build_tasks(plan: Plan, system: SystemPlan) -> list[Any]:
 
 def sample_selectors(plan: Plan) -> list[str]:
     """``<task>:<id>`` selectors: each benchmark's items, scoped to its own task."""
-    return [f"{b.task}:{i}" for b in plan.inspect_benchmarks for i in b.ids]
+    return [f"{b.task}:{i}" for b in plan.inspect_benchmarks for i in plan.shard_ids(b)]
 
 
 # ---------------------------------------------------------------------------- logs
@@ -96,23 +98,49 @@ def sample_selectors(plan: Plan) -> list[str]:
 
 def find_logs(plan: Plan) -> dict[tuple[str, str], str]:
     """(system, benchmark) → the newest successful log of that system's exact solver setup
-    (an Inspect ``.eval`` file, or an lm-eval samples file for lm-eval benchmarks)."""
-    from inspect_ai.log import list_eval_logs, read_eval_log
-
-    from orch_eval.stats.loaders import inspect_sample_ids
-
+    (an Inspect ``.eval`` file, or an lm-eval samples file for lm-eval benchmarks); with a shard,
+    the logs of this shard."""
     lm = {
         (s.name, b.short): path
         for s in plan.runnable
         for b in plan.benchmarks
         if b.is_lm_eval and (path := lm_eval_runs.finished(plan, s, b)) is not None
     }
-    if not plan.log_dir.is_dir():
-        return lm
+    return {**_find_inspect_logs(plan, plan.shard), **lm}
+
+
+def find_shard_logs(plan: Plan) -> dict[tuple[str, str], list[str]] | None:
+    """Every shard's logs, (system, benchmark) → one log per shard, once all N shards of every
+    runnable system have finished (else None: the report waits for the last shard)."""
+    assert plan.shard is not None
+    n = plan.shard[1]
+    per_shard = [_find_inspect_logs(plan, (k, n)) for k in range(1, n + 1)]
+    keys = {(s.name, b.short) for s in plan.runnable for b in plan.inspect_benchmarks}
+    if not all(keys <= set(found) for found in per_shard):
+        return None
+    return {key: [found[key] for found in per_shard] for key in sorted(keys)}
+
+
+def missing_shards(plan: Plan) -> list[str]:
+    """``i/N`` of the shards that have not finished every runnable system yet."""
+    assert plan.shard is not None
+    n = plan.shard[1]
+    keys = {(s.name, b.short) for s in plan.runnable for b in plan.inspect_benchmarks}
+    return [f"{k}/{n}" for k in range(1, n + 1) if not keys <= set(_find_inspect_logs(plan, (k, n)))]
+
+
+def _find_inspect_logs(plan: Plan, shard: tuple[int, int] | None) -> dict[tuple[str, str], str]:
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    from orch_eval.stats.loaders import inspect_sample_ids
+
+    folder = plan.shard_dir(shard)
+    if not folder.is_dir():
+        return {}
     want = {(solver_digest(s), b.short): s.name for s in plan.runnable for b in plan.benchmarks}
-    items = plan.items_manifest()
+    items = {b.short: [str(i) for i in plan.shard_ids(b, shard)] for b in plan.benchmarks}
     found: dict[tuple[str, str], tuple[str, str]] = {}
-    for info in list_eval_logs(str(plan.log_dir), recursive=False):
+    for info in list_eval_logs(str(folder), recursive=False):
         try:
             h = read_eval_log(info.name, header_only=True)
         except Exception:  # noqa: BLE001 - a torn log is simply not finished
@@ -134,7 +162,7 @@ def find_logs(plan: Plan) -> dict[tuple[str, str], str]:
         prev = found.get((system, key[1]))
         if prev is None or created > prev[0]:
             found[(system, key[1])] = (created, info.name)
-    return {**{k: _local(v[1]) for k, v in found.items()}, **lm}
+    return {k: _local(v[1]) for k, v in found.items()}
 
 
 def _local(uri: str) -> str:
@@ -235,6 +263,7 @@ def run_experiment(
     report: bool = True,
     out: Any = None,
     eval_set_args: dict[str, Any] | None = None,
+    shard: "str | tuple[int, int] | None" = None,
 ) -> ExperimentResult:
     """Run (or, with ``dry_run``, estimate) an experiment; see the module docstring.
 
@@ -242,13 +271,18 @@ def run_experiment(
     cost reaches it, no further system starts, and the report covers what finished.
     ``limit``, ``max_samples`` and ``cost_limit`` must be positive (an :class:`OrchConfigError`
     otherwise, raised before the file is read or anything is written).
+
+    ``shard="i/N"`` runs only shard ``i`` of every benchmark's items (positions ``i-1, i-1+N, ...``
+    in dataset order), logging to ``<log dir>/shards/<i>-of-<N>/``; shards run as separate
+    processes (on separate machines with a shared log dir and Inspect cache), and the report is
+    written by the run that finds all N shards finished.
     """
     check_size("limit", limit, "positive_int")
     check_size("max_samples", max_samples, "positive_int")
     check_size("cost_limit", cost_limit, "positive_number")
     out = out or sys.stdout
     exp = load_experiment(experiment)
-    plan = build_plan(exp, log_dir=log_dir, limit=limit)
+    plan = build_plan(exp, log_dir=log_dir, limit=limit, shard=parse_shard(shard) if isinstance(shard, str) else shard)
     rows = estimate(plan)
     if dry_run:
         print(format_estimate(plan, rows), file=out)
@@ -282,7 +316,7 @@ def run_experiment(
         if plan.inspect_benchmarks:
             tasks += build_tasks(plan, system)
             args: dict[str, Any] = dict(
-                log_dir=str(plan.log_dir),
+                log_dir=str(plan.shard_dir()),
                 model="none/none",
                 sample_id=selectors,
                 max_samples=max_samples or exp.max_samples,
@@ -321,6 +355,16 @@ def run_experiment(
     result.logs = find_logs(plan)
     if result.message:
         print(f"orch-eval run: {result.message}", file=out)
+    if report and plan.shard is not None:
+        everything = find_shard_logs(plan) if result.status == "complete" else None
+        if everything is None:
+            left = missing_shards(plan)
+            print(f"orch-eval run: shard {plan.shard_label} done; the report is written once every shard has "
+                  f"finished (waiting for {', '.join(left) or 'none'})", file=out)
+            return result
+        result.logs = everything  # type: ignore[assignment]
+        result.cost = decision_cost([p for paths in everything.values() for p in paths])
+        print(f"orch-eval run: all {plan.shard[1]} shards finished: writing the report", file=out)
     if report:
         from orch_eval.experiment.report import write_report
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -134,6 +135,8 @@ class LoadedLog:
     tasks: list[str] = field(default_factory=list)
     options: dict[str, int] = field(default_factory=dict)
     """Number of answer options per multiple-choice item (for the chance level)."""
+    shard: str | None = None
+    """``i/N`` when the log is one shard of an ``orch-eval run --shard`` run."""
 
     @property
     def name(self) -> str:
@@ -646,7 +649,14 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
         warnings=warnings,
         tasks=[spec.task],
         options=options,
+        shard=_shard_label(spec.metadata),
     )
+
+
+def _shard_label(metadata: Mapping[str, Any] | None) -> str | None:
+    meta = (metadata or {}).get("orch_experiment")
+    shard = meta.get("shard") if isinstance(meta, Mapping) else None
+    return str(shard) if shard else None
 
 
 # ---------------------------------------------------------------------------- lm-eval
@@ -898,6 +908,93 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
     return merged
 
 
+def _panel_digests(log: LoadedLog) -> set[str]:
+    return {d.panel_digest for d in log.decisions.values() if d.panel_digest}
+
+
+def merge_shards(logs: list[LoadedLog]) -> LoadedLog:
+    """Inspect logs of one system on one task with disjoint items (shards: ``orch-eval run --shard``,
+    or plain ``inspect eval --sample-id`` runs) as one log. Raises :class:`LogLoadError` when two
+    logs share an item or were run with different panels."""
+    first = logs[0]
+    where = ", ".join(str(lg.path) for lg in logs)
+    digests = set().union(*(_panel_digests(lg) for lg in logs))
+    if len(digests) > 1:
+        raise LogLoadError(
+            f"duplicate system name {first.name!r} on task {first.tasks[0]!r}: several logs ran different panels "
+            f"(digests {sorted(digests)}): {where}; name them with --name LABEL (one per LOG)"
+        )
+    owner: dict[str, Path] = {}
+    for lg in logs:
+        for item in lg.system.correct:
+            if item in owner:
+                shared = sorted(set(lg.system.correct) & {i for i, p in owner.items() if p == owner[item]})
+                raise LogLoadError(
+                    f"duplicate system name {first.name!r} on task {first.tasks[0]!r}: {owner[item]} and {lg.path} "
+                    f"share {len(shared)} items (e.g. {shared[:3]}). Shards of one run must hold disjoint items "
+                    "(they are then read as one system); for separate runs, name them with --name LABEL (one per LOG)"
+                )
+            owner[item] = lg.path
+    counts = {lg.shard.split("/", 1)[1] for lg in logs if lg.shard}
+    merged = LoadedLog(
+        path=Path(os.path.commonpath([str(lg.path) for lg in logs])),
+        harness="inspect",
+        system=SystemData(first.name, "log", {}, where, {}, {}),
+        label=first.label,
+        tasks=list(first.tasks),
+        shard=f"{len(logs)} shards" if counts else None,
+    )
+    if len(counts) > 1:
+        merged.warnings.append(f"{where}: shards of different splits ({sorted(counts)}) merged as one system")
+    elif counts and len({lg.shard for lg in logs}) < int(next(iter(counts))):
+        present = sorted(str(lg.shard) for lg in logs)
+        merged.warnings.append(f"system {first.name!r}: only shards {present} of {next(iter(counts))} are present")
+    derived: dict[str, SystemData] = {}
+    oracle: SystemData | None = None
+    for lg in logs:
+        merged.system.correct.update(lg.system.correct)
+        for attr in ("cost", "latency"):
+            mine, theirs = getattr(merged.system, attr), getattr(lg.system, attr)
+            setattr(merged.system, attr, None if mine is None or theirs is None else {**mine, **theirs})
+        merged.clusters.update(lg.clusters)
+        merged.decisions.update(lg.decisions)
+        merged.warnings += lg.warnings
+        for d in lg.derived:
+            if d.name not in derived:
+                derived[d.name] = SystemData(d.name, d.kind, {}, where, {}, {})
+            target = derived[d.name]
+            target.correct.update(d.correct)
+            for attr in ("cost", "latency"):
+                a, b = getattr(target, attr), getattr(d, attr)
+                setattr(target, attr, None if a is None or b is None else {**a, **b})
+        if lg.oracle is not None:
+            oracle = oracle or SystemData("oracle", "oracle", {}, where)
+            oracle.correct.update(lg.oracle.correct)
+    n = len(merged.system.correct)  # a derived system must cover every shard
+    merged.derived = [d for d in derived.values() if len(d.correct) == n]
+    merged.oracle = oracle if oracle is not None and len(oracle.correct) == n else None
+    return merged
+
+
+def _merge_inspect_shards(logs: list[LoadedLog]) -> list[LoadedLog]:
+    """Group the Inspect logs of one argument by (system, task) and merge each group's shards."""
+    groups: dict[tuple[str, str], list[LoadedLog]] = {}
+    out: list[LoadedLog] = []
+    for lg in logs:
+        if lg.harness != "inspect":
+            out.append(lg)
+            continue
+        key = (lg.name, lg.tasks[0] if lg.tasks else "")
+        if key not in groups:
+            groups[key] = []
+            out.append(lg)  # placeholder keeps the order
+        groups[key].append(lg)
+    for group in groups.values():
+        if len(group) > 1:
+            out[next(k for k, lg in enumerate(out) if lg is group[0])] = merge_shards(group)
+    return out
+
+
 def load_logs(
     paths: Sequence[str | Path],
     names: Sequence[str | None] | None = None,
@@ -939,6 +1036,8 @@ def load_logs(
             merged = _merge_lm_eval(group)
             at = next(k for k, lg in enumerate(logs) if lg is group[0])
             logs[at] = merged
+
+    logs = _merge_inspect_shards(logs)
 
     if filter is not None and lm_filters and all(used != filter for used, _ in lm_filters):
         available = sorted({used for used, _ in lm_filters if used})
