@@ -4,8 +4,9 @@ Every command module exposes ``add_parser(subparsers) -> ArgumentParser`` (setti
 ``func=run``, or one function per subcommand) and ``run(args) -> int`` (the exit code); the work
 itself lives in the library (``orch_eval.stats``, ``orch_eval.experiment``, ``orch_eval.demo``...),
 never here. This module wires them together, importing each lazily so ``orch-eval --help`` stays
-fast. A configuration error (:class:`~orch_eval.core.errors.OrchConfigError`) anywhere ends with
-one line on stderr and exit code 2.
+fast. A configuration error (:class:`~orch_eval.core.errors.OrchConfigError`) anywhere, like a
+usage error argparse finds (a bad flag or value), ends with one message on stderr and exit code 2,
+returned by :func:`main` rather than raised, so a caller from Python gets the code either way.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if not a.startswith("-")), None)
     parser = build_parser(only=command if command in SUBCOMMANDS else None)
-    args = parser.parse_args(args_list)
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as ex:  # argparse: a usage error (2, its message printed) or --help/--version (0)
+        return ex.code if isinstance(ex.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

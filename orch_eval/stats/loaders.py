@@ -912,12 +912,32 @@ def _panel_digests(log: LoadedLog) -> set[str]:
     return {d.panel_digest for d in log.decisions.values() if d.panel_digest}
 
 
+_PER_ITEM = ("cost", "latency", "input_tokens", "output_tokens", "calls", "abstained")
+"""SystemData's optional per-item columns: a merged system has one only where every part has it."""
+
+
+def _empty_like(sd: SystemData, files: list[str]) -> SystemData:
+    """An empty system of ``sd``'s name and kind read from ``files``, to :func:`_absorb` shards into."""
+    return SystemData(sd.name, sd.kind, {}, ", ".join(files), files=list(files), **{a: {} for a in _PER_ITEM})
+
+
+def _absorb(target: SystemData, part: SystemData) -> None:
+    """Add one shard's items to ``target``: outcomes, unscored samples and every per-item column
+    (a column missing from any shard is missing from the whole)."""
+    target.correct.update(part.correct)
+    target.unscored.update(part.unscored)
+    for attr in _PER_ITEM:
+        mine, theirs = getattr(target, attr), getattr(part, attr)
+        setattr(target, attr, None if mine is None or theirs is None else {**mine, **theirs})
+
+
 def merge_shards(logs: list[LoadedLog]) -> LoadedLog:
     """Inspect logs of one system on one task with disjoint items (shards: ``orch-eval run --shard``,
     or plain ``inspect eval --sample-id`` runs) as one log. Raises :class:`LogLoadError` when two
     logs share an item or were run with different panels."""
     first = logs[0]
-    where = ", ".join(str(lg.path) for lg in logs)
+    files = [str(lg.path) for lg in logs]
+    where = ", ".join(files)
     digests = set().union(*(_panel_digests(lg) for lg in logs))
     if len(digests) > 1:
         raise LogLoadError(
@@ -939,7 +959,7 @@ def merge_shards(logs: list[LoadedLog]) -> LoadedLog:
     merged = LoadedLog(
         path=Path(os.path.commonpath([str(lg.path) for lg in logs])),
         harness="inspect",
-        system=SystemData(first.name, "log", {}, where, {}, {}),
+        system=_empty_like(first.system, files),
         label=first.label,
         tasks=list(first.tasks),
         shard=f"{len(logs)} shards" if counts else None,
@@ -952,21 +972,13 @@ def merge_shards(logs: list[LoadedLog]) -> LoadedLog:
     derived: dict[str, SystemData] = {}
     oracle: SystemData | None = None
     for lg in logs:
-        merged.system.correct.update(lg.system.correct)
-        for attr in ("cost", "latency"):
-            mine, theirs = getattr(merged.system, attr), getattr(lg.system, attr)
-            setattr(merged.system, attr, None if mine is None or theirs is None else {**mine, **theirs})
+        _absorb(merged.system, lg.system)
         merged.clusters.update(lg.clusters)
+        merged.options.update(lg.options)
         merged.decisions.update(lg.decisions)
         merged.warnings += lg.warnings
         for d in lg.derived:
-            if d.name not in derived:
-                derived[d.name] = SystemData(d.name, d.kind, {}, where, {}, {})
-            target = derived[d.name]
-            target.correct.update(d.correct)
-            for attr in ("cost", "latency"):
-                a, b = getattr(target, attr), getattr(d, attr)
-                setattr(target, attr, None if a is None or b is None else {**a, **b})
+            _absorb(derived.setdefault(d.name, _empty_like(d, files)), d)
         if lg.oracle is not None:
             oracle = oracle or SystemData("oracle", "oracle", {}, where)
             oracle.correct.update(lg.oracle.correct)
