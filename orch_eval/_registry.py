@@ -7,7 +7,16 @@ Heavy dependencies (llama runtime, statsmodels, lm-eval) are imported inside fun
 # ruff: noqa: F401
 from orch_eval.inspect.hooks import FaultSummaryHook
 from orch_eval.inspect.provider import orch_provider
-from orch_eval.inspect.solvers import debate, direct, majority_vote, moa, orch, self_consistency, self_moa, single
+from orch_eval.inspect.solvers import (
+    debate,
+    direct,
+    majority_vote,
+    moa,
+    orch,
+    self_consistency,
+    self_moa,
+    single,
+)
 from orch_eval.models.fake import orchfake
 from orch_eval.tasks.calibration import gsm8k_train, mmlu_dev, mmlu_pro_validation, mmlu_validation
 

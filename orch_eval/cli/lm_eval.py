@@ -72,10 +72,9 @@ def with_folder_name(argv: list[str]) -> list[str]:
 
 def main() -> None:
     import lm_eval.models  # noqa: F401  built-in models stay registered
-
-    import orch_eval.lm_eval  # noqa: F401  registers "orch", installs the Decision sidecar writer
     from lm_eval.__main__ import cli_evaluate
 
+    import orch_eval.lm_eval  # noqa: F401  registers "orch", installs the Decision sidecar writer
     from orch_eval.core.errors import OrchConfigError
 
     sys.argv = [sys.argv[0], *with_folder_name(sys.argv[1:])]

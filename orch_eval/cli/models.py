@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from orch_eval.models import catalog
 
@@ -97,7 +98,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 
 def add_models_parser(
-    subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> argparse.ArgumentParser:
     """Add ``models {list,pull,verify}`` to an argparse subparsers object.
 

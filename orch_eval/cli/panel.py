@@ -8,7 +8,6 @@ from typing import Any
 
 import yaml
 
-
 HELP = "show a panel preset, its digest and its resolved settings"
 
 

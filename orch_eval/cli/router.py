@@ -8,7 +8,6 @@ from typing import Any
 
 from orch_eval.cli.argtypes import positive_int
 
-
 HELP = "calibrate and inspect EMA router state"
 
 
@@ -109,7 +108,7 @@ def _print_summary(data: dict[str, Any]) -> None:
     stats = data["stats"]["agents"]
     width = max(len(a) for a in data["agents"])
     print(f"  {'agent'.ljust(width)}  {'acc':>6} {'sd':>6} {'n':>5} {'latency':>9} {'cost':>10}")
-    for label, s in zip(data["agents"], stats):
+    for label, s in zip(data["agents"], stats, strict=False):
         lat = "-" if s["lat"] is None else f"{s['lat']:.3f}"
         cost = "-" if s["cost"] is None else f"{s['cost']:.6f}"
         print(f"  {label.ljust(width)}  {s['acc']:6.3f} {s['var'] ** 0.5:6.3f} {s['n']:5d} {lat:>9} {cost:>10}")
@@ -130,9 +129,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from orch_eval.core.router import load_state
-
-    from orch_eval.core.router import check_leakage
+    from orch_eval.core.router import check_leakage, load_state
 
     data = load_state(args.state)
     learned = data.get("learned_on") or []

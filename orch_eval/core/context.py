@@ -13,4 +13,4 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from orch_eval.core.question import Question
 
-current_question: ContextVar["Question | None"] = ContextVar("orch_current_question", default=None)
+current_question: ContextVar[Question | None] = ContextVar("orch_current_question", default=None)

@@ -456,7 +456,7 @@ class Orchestrator:
         else:
             if self.panel.dispatch and chosen:
                 dispatch_rec = await self.dispatch(question, self._dispatcher_slot(chosen, top), len(chosen))
-                focus = dict(zip(chosen, dispatch_rec.subquestions))
+                focus = dict(zip(chosen, dispatch_rec.subquestions, strict=False))
             analysed = await gather(  # type: ignore[misc]
                 [lambda s=s: self.analyse(question, s, focus.get(s)) for s in chosen]
             )
@@ -492,7 +492,7 @@ class Orchestrator:
 
     # ---- the fixed chain after the analyses ------------------------------------------------
 
-    def panel_merger(self) -> "MergerCall | None":
+    def panel_merger(self) -> MergerCall | None:
         """The panel's merger with its merge cache scope (None: the panel has no merger)."""
         if self.panel.merger is None:
             return None
@@ -503,7 +503,7 @@ class Orchestrator:
         question: Question,
         shown: Sequence[AgentRecord],
         votes: Sequence[Sequence[str | None]],
-        merger: "MergerCall | None",
+        merger: MergerCall | None,
         single: bool = False,
     ) -> tuple[str | None, DecidedBy, MergeRecord | None, list[str]]:
         """The fixed chain after the analyses: the merger reads ``shown`` (when there is a merger

@@ -46,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -337,7 +337,7 @@ async def _finish(
     )
 
 
-Method = Annotated[Union[Orch, SelfConsistency, SelfMoA, MoA, Debate], Field(discriminator="method")]
+Method = Annotated[Orch | SelfConsistency | SelfMoA | MoA | Debate, Field(discriminator="method")]
 """A validated method configuration (``method`` names it)."""
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Method)

@@ -16,10 +16,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orch_eval.core.errors import OrchConfigError
-from orch_eval.core.yamlio import read_yaml
 from orch_eval.core.prompts import LENS_ORDER, LENSES, PROMPT_VERSION, MergeStyle
 from orch_eval.core.redact import redact_args
 from orch_eval.core.router import RouterConfig, coerce_router
+from orch_eval.core.yamlio import read_yaml
 
 PRESET_DIRS_ENV = "ORCH_EVAL_PRESETS"
 
@@ -189,7 +189,7 @@ class Panel(BaseModel):
         return v if isinstance(v, dict) else coerce_router(v)
 
     @model_validator(mode="after")
-    def _check(self) -> "Panel":
+    def _check(self) -> Panel:
         if self.min_analyses > len(self.agents):
             raise ValueError(
                 f"min_analyses={self.min_analyses} exceeds the number of agents ({len(self.agents)})"
@@ -280,7 +280,7 @@ class Panel(BaseModel):
         agents: str | list[str] | list[dict[str, Any]],
         merger: str | dict[str, Any] | None = None,
         **fields: Any,
-    ) -> "Panel":
+    ) -> Panel:
         """Build from CLI-style values: ``agents="a,b,c"`` (or a list), ``merger="m"``."""
         if isinstance(agents, str):
             agents = [a.strip() for a in agents.split(",") if a.strip()]
@@ -364,7 +364,7 @@ def preset_dirs() -> list[Path]:
     return unique
 
 
-def load_panel(spec: "str | Path | dict[str, Any] | Panel") -> Panel:
+def load_panel(spec: str | Path | dict[str, Any] | Panel) -> Panel:
     """Load a panel from a Panel, a mapping, a YAML file path, or a preset name (``local``)."""
     if isinstance(spec, Panel):
         return spec

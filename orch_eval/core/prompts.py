@@ -46,7 +46,7 @@ def format_options(question: Question) -> str:
     """Options as ``A) text`` lines (nothing when the stem already shows them)."""
     if question.options_in_stem:
         return ""
-    return "\n".join(f"{letter}) {text}" for letter, text in zip(question.letters, question.options or []))
+    return "\n".join(f"{letter}) {text}" for letter, text in zip(question.letters, question.options or [], strict=True))
 
 
 def _lens_line(question: Question, lens: str | None) -> str:

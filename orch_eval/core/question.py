@@ -39,7 +39,7 @@ class Question(BaseModel):
     ``orch/`` model provider receives it): prompts then do not list them again."""
 
     @model_validator(mode="after")
-    def _check(self) -> "Question":
+    def _check(self) -> Question:
         if self.kind == AnswerKind.choice:
             if self.options is None or not (2 <= len(self.options) <= len(LETTERS)):
                 n = 0 if self.options is None else len(self.options)

@@ -72,12 +72,12 @@ def _walk(obj: Any, secrets: list[tuple[str, str]]) -> Any:
         return _replace(obj, secrets)
     if isinstance(obj, dict):
         items = [(_walk(k, secrets), _walk(v, secrets)) for k, v in obj.items()]
-        if all(k2 is k and v2 is v for (k2, v2), (k, v) in zip(items, obj.items())):
+        if all(k2 is k and v2 is v for (k2, v2), (k, v) in zip(items, obj.items(), strict=True)):
             return obj
         return dict(items)
     if isinstance(obj, (list, tuple)):
         values = [_walk(v, secrets) for v in obj]
-        if all(v2 is v for v2, v in zip(values, obj)):
+        if all(v2 is v for v2, v in zip(values, obj, strict=True)):
             return obj
         if isinstance(obj, list):
             return values

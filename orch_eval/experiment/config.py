@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from orch_eval.benchmarks import BENCHMARKS, Benchmark, task_short
 from orch_eval.core.errors import OrchConfigError
@@ -63,7 +71,7 @@ class ItemSpec(BaseModel):
     """Only items with exactly this many options (e.g. 10 for MMLU-Pro), before sampling."""
 
     @model_validator(mode="after")
-    def _one(self) -> "ItemSpec":
+    def _one(self) -> ItemSpec:
         chosen = [k for k in ("ids", "n", "per_group") if getattr(self, k) is not None]
         if len(chosen) != 1:
             raise ValueError("give exactly one of ids, n, per_group (with groups or subjects)")
@@ -104,7 +112,7 @@ class BenchmarkSpec(BaseModel):
         return short
 
     @model_validator(mode="after")
-    def _lm_eval(self) -> "BenchmarkSpec":
+    def _lm_eval(self) -> BenchmarkSpec:
         if self.harness != "lm_eval":
             return self
         if self.items.n is None and self.items.ids is None:
@@ -176,7 +184,7 @@ class SystemSpec(BaseModel):
     (default: the first consulted agent)."""
 
     @model_validator(mode="after")
-    def _check(self) -> "SystemSpec":
+    def _check(self) -> SystemSpec:
         merged = ("orch", "dispatch")
         if self.kind not in merged and (self.router is not None or self.top_k is not None or self.router_state):
             raise ValueError("router settings only apply to kinds 'orch' and 'dispatch'")
@@ -279,7 +287,7 @@ def validate_experiment(data: Any, source: str = "experiment mapping") -> Experi
     return exp
 
 
-def load_experiment(spec: "str | Path | dict[str, Any] | Experiment") -> Experiment:
+def load_experiment(spec: str | Path | dict[str, Any] | Experiment) -> Experiment:
     """An experiment from a YAML file, a mapping or an :class:`Experiment`."""
     if isinstance(spec, Experiment):
         return spec

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from orch_eval.core.errors import OrchConfigError
 from orch_eval.benchmarks import BENCHMARKS
+from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.question import Question
 from orch_eval.experiment.config import BenchmarkSpec
 from orch_eval.inspect.adapt import question_from_sample

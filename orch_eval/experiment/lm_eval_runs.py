@@ -37,11 +37,11 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name)
 
 
-def out_dir(plan: "Plan", system: "SystemPlan", bench: "BenchmarkItems") -> Path:
+def out_dir(plan: Plan, system: SystemPlan, bench: BenchmarkItems) -> Path:
     return plan.log_dir / "lm_eval" / _slug(system.name) / bench.spec.task
 
 
-def _marker(plan: "Plan", system: "SystemPlan", bench: "BenchmarkItems") -> dict[str, Any]:
+def _marker(plan: Plan, system: SystemPlan, bench: BenchmarkItems) -> dict[str, Any]:
     return {
         "experiment": plan.experiment.name,
         "system": system.name,
@@ -53,7 +53,7 @@ def _marker(plan: "Plan", system: "SystemPlan", bench: "BenchmarkItems") -> dict
     }
 
 
-def finished(plan: "Plan", system: "SystemPlan", bench: "BenchmarkItems") -> str | None:
+def finished(plan: Plan, system: SystemPlan, bench: BenchmarkItems) -> str | None:
     """The samples file of a finished run of this exact setup, if any."""
     path = out_dir(plan, system, bench) / DONE_FILE
     try:
@@ -67,7 +67,7 @@ def finished(plan: "Plan", system: "SystemPlan", bench: "BenchmarkItems") -> str
     return str(samples) if samples.is_file() else None
 
 
-def run(plan: "Plan", system: "SystemPlan", bench: "BenchmarkItems") -> str:
+def run(plan: Plan, system: SystemPlan, bench: BenchmarkItems) -> str:
     """Run one ORCH system on one lm-eval benchmark (unless finished); its samples file."""
     done = finished(plan, system, bench)
     if done is not None:

@@ -10,11 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from orch_eval.core.errors import OrchConfigError
-from orch_eval.core.sizes import check_size
 from orch_eval.core.panel import Panel, check_models, load_panel, validate_panel
-from orch_eval.core.prompts import analysis_prompt, direct_prompt, dispatch_prompt, merge_prompt, refine_prompt
+from orch_eval.core.prompts import (
+    analysis_prompt,
+    direct_prompt,
+    dispatch_prompt,
+    merge_prompt,
+    refine_prompt,
+)
 from orch_eval.core.question import AnswerKind, Question
 from orch_eval.core.router import coerce_router
+from orch_eval.core.sizes import check_size
 from orch_eval.experiment.config import METHOD_KINDS, Experiment, SystemSpec
 from orch_eval.experiment.items import BenchmarkItems, select
 
@@ -372,102 +378,108 @@ def estimate(plan: Plan) -> list[Estimate]:
                 e.note = f"not run on lm-eval benchmarks: {why}"
                 out.append(e)
                 continue
-            p = s.panel
-
-            def add(key: tuple[Any, ...], model: str, tin: int, tout: int) -> None:
-                if key in seen:
-                    return
-                seen.add(key)
-                e.calls += 1
-                e.input_tokens += tin
-                e.output_tokens += tout
-                e.cost += p.cost(model, tin, tout)
-                e.per_model[model] = e.per_model.get(model, 0) + 1
-
-            routed = p.router is not None and p.router.enabled
-            greedy = (float(p.temperature), p.seed)  # an analysis's settings enter its cache key
-
-            def analyses(q: Question, iid: Any) -> None:
-                """The panel's first-round analyses (ORCH's calls)."""
-                for k in range(len(p.agents)):
-                    add(("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy), p.agents[k].model_name,
-                        _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
-
-            def rounds(q: Question, iid: Any, role: str, count: int) -> None:
-                """MoA layers / debate rounds 2..count: each prompt holds the previous round."""
-                n = len(p.agents)
-                agents = tuple(p.agent_digest(k) for k in range(n))
-                shown = [(f"Analyst {k + 1}", None, "") for k in range(n)]
-                for j in range(2, count + 1):
-                    for k in range(n):
-                        tin = _tok(refine_prompt(q, shown, p.lens_of(k))) + sum(_budget(p, m, q) for m in range(n))
-                        add((role, j, k, agents, b.short, str(iid)), p.agents[k].model_name, tin, _budget(p, k, q))
-
-            def merge(q: Question, iid: Any, key: tuple[Any, ...], model: str, analyses_shown: int, budget: int) -> None:
-                shown = [(f"Analyst {k + 1}", None, "") for k in range(analyses_shown)]
-                tin = _tok(merge_prompt(q, shown, p.merge_style)) + analyses_shown * budget
-                add((*key, b.short, str(iid)), model, tin, p.budgets.merge)
-
-            for iid in b.ids:
-                q = b.questions[str(iid)]
-                if s.kind in METHOD_KINDS:
-                    m = s.method()
-                    if s.kind in ("self_consistency", "self_moa"):
-                        slot = m.agent
-                        for i in range(m.k):
-                            add(("analysis", slot, p.agent_digest(slot), b.short, str(iid), float(m.temperature), p.seed + i),
-                                p.agents[slot].model_name, _tok(analysis_prompt(q, p.lens_of(slot))), _budget(p, slot, q))
-                        if s.kind == "self_moa":
-                            spec = m.merger_call_spec(p)
-                            merge(q, iid, ("self_moa_merge", m.digest(p)), spec.model_name, m.k, _budget(p, slot, q))
-                    else:
-                        count = m.layers if s.kind == "moa" else m.rounds
-                        analyses(q, iid)
-                        rounds(q, iid, s.kind, count)
-                        n = len(p.agents)
-                        if s.kind == "moa" or m.merge:
-                            # one layer: the aggregator's prompt is ORCH's merge prompt (the same call)
-                            key = ("merge", p.digest()) if count == 1 else (f"{s.kind}_merge", p.digest(), count)
-                            merge(q, iid, key, p.merger.model_name, n, max(_budget(p, k, q) for k in range(n)))  # type: ignore[union-attr]
-                    continue
-                if s.kind in ("orch", "dispatch", "majority"):
-                    n = len(p.agents)
-                    if p.dispatch:
-                        # the dispatcher's call; analyses then carry its sub-questions (their own keys)
-                        d = p.dispatcher if p.dispatcher is not None else 0
-                        if routed:
-                            e.upper_bound = True  # the router's top agent dispatches
-                        add(("dispatch", d, p.agent_digest(d), n, b.short, str(iid)), p.agents[d].model_name,
-                            _tok(dispatch_prompt(q, n)), p.budgets.dispatch)
-                    # focused analyses depend on the dispatcher's sub-questions: their own entries
-                    scope = ("analysis-focused", p.digest()) if p.dispatch else ("analysis",)
-                    keys = [(*scope, k, p.agent_digest(k), b.short, str(iid), *greedy) for k in range(n)]
-                    if routed and not all(key in seen for key in keys):
-                        e.upper_bound = True  # which agents the router consults is decided at run time
-                    for k, key in enumerate(keys):
-                        focus = "x" * 80 if p.dispatch else None  # a typical sub-question's length
-                        add(key, p.agents[k].model_name, _tok(analysis_prompt(q, p.lens_of(k), focus)), _budget(p, k, q))
-                    if s.kind in ("orch", "dispatch") and p.merger is not None:
-                        shown = [(f"Analyst {k + 1}", None, "") for k in range(n)]
-                        tin = _tok(merge_prompt(q, shown, p.merge_style)) + sum(_budget(p, k, q) for k in range(n))
-                        add(("merge", p.digest(), b.short, str(iid)), p.merger.model_name, tin, p.budgets.merge)
-                elif s.kind == "single":
-                    k = s.slot or 0
-                    add(("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy), p.agents[k].model_name,
-                        _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
-                else:
-                    k = s.slot or 0
-                    add(("direct", k, p.agent_digest(k), b.short, str(iid)), p.agents[k].model_name,
-                        _tok(direct_prompt(q)), p.agents[k].max_tokens or p.budgets.direct)
-            if routed:
-                e.note = (
-                    "upper bound: the router consults a subset of the agents" if e.upper_bound
-                    else "analyses reused from an earlier system; merges only"
-                )
-            elif e.calls == 0:
-                e.note = "all calls reused from earlier systems (cache)"
+            _count_calls(e, s, b, seen)
             out.append(e)
     return out
+
+
+def _count_calls(e: Estimate, s: SystemPlan, b: BenchmarkItems, seen: set[tuple[Any, ...]]) -> None:
+    """Adds to ``e`` the calls system ``s`` makes on benchmark ``b`` that no earlier system made
+    (``seen``: the cache keys of the calls counted so far, shared across systems)."""
+    p = s.panel
+
+    def add(key: tuple[Any, ...], model: str, tin: int, tout: int) -> None:
+        if key in seen:
+            return
+        seen.add(key)
+        e.calls += 1
+        e.input_tokens += tin
+        e.output_tokens += tout
+        e.cost += p.cost(model, tin, tout)
+        e.per_model[model] = e.per_model.get(model, 0) + 1
+
+    routed = p.router is not None and p.router.enabled
+    greedy = (float(p.temperature), p.seed)  # an analysis's settings enter its cache key
+
+    def analyses(q: Question, iid: Any) -> None:
+        """The panel's first-round analyses (ORCH's calls)."""
+        for k in range(len(p.agents)):
+            add(("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy), p.agents[k].model_name,
+                _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
+
+    def rounds(q: Question, iid: Any, role: str, count: int) -> None:
+        """MoA layers / debate rounds 2..count: each prompt holds the previous round."""
+        n = len(p.agents)
+        agents = tuple(p.agent_digest(k) for k in range(n))
+        shown = [(f"Analyst {k + 1}", None, "") for k in range(n)]
+        for j in range(2, count + 1):
+            for k in range(n):
+                tin = _tok(refine_prompt(q, shown, p.lens_of(k))) + sum(_budget(p, m, q) for m in range(n))
+                add((role, j, k, agents, b.short, str(iid)), p.agents[k].model_name, tin, _budget(p, k, q))
+
+    def merge(q: Question, iid: Any, key: tuple[Any, ...], model: str, analyses_shown: int, budget: int) -> None:
+        shown = [(f"Analyst {k + 1}", None, "") for k in range(analyses_shown)]
+        tin = _tok(merge_prompt(q, shown, p.merge_style)) + analyses_shown * budget
+        add((*key, b.short, str(iid)), model, tin, p.budgets.merge)
+
+    for iid in b.ids:
+        q = b.questions[str(iid)]
+        if s.kind in METHOD_KINDS:
+            m = s.method()
+            if s.kind in ("self_consistency", "self_moa"):
+                slot = m.agent
+                for i in range(m.k):
+                    add(("analysis", slot, p.agent_digest(slot), b.short, str(iid), float(m.temperature), p.seed + i),
+                        p.agents[slot].model_name, _tok(analysis_prompt(q, p.lens_of(slot))), _budget(p, slot, q))
+                if s.kind == "self_moa":
+                    spec = m.merger_call_spec(p)
+                    merge(q, iid, ("self_moa_merge", m.digest(p)), spec.model_name, m.k, _budget(p, slot, q))
+            else:
+                count = m.layers if s.kind == "moa" else m.rounds
+                analyses(q, iid)
+                rounds(q, iid, s.kind, count)
+                n = len(p.agents)
+                if s.kind == "moa" or m.merge:
+                    # one layer: the aggregator's prompt is ORCH's merge prompt (the same call)
+                    key = ("merge", p.digest()) if count == 1 else (f"{s.kind}_merge", p.digest(), count)
+                    merge(q, iid, key, p.merger.model_name, n, max(_budget(p, k, q) for k in range(n)))  # type: ignore[union-attr]
+            continue
+        if s.kind in ("orch", "dispatch", "majority"):
+            n = len(p.agents)
+            if p.dispatch:
+                # the dispatcher's call; analyses then carry its sub-questions (their own keys)
+                d = p.dispatcher if p.dispatcher is not None else 0
+                if routed:
+                    e.upper_bound = True  # the router's top agent dispatches
+                add(("dispatch", d, p.agent_digest(d), n, b.short, str(iid)), p.agents[d].model_name,
+                    _tok(dispatch_prompt(q, n)), p.budgets.dispatch)
+            # focused analyses depend on the dispatcher's sub-questions: their own entries
+            scope = ("analysis-focused", p.digest()) if p.dispatch else ("analysis",)
+            keys = [(*scope, k, p.agent_digest(k), b.short, str(iid), *greedy) for k in range(n)]
+            if routed and not all(key in seen for key in keys):
+                e.upper_bound = True  # which agents the router consults is decided at run time
+            for k, key in enumerate(keys):
+                focus = "x" * 80 if p.dispatch else None  # a typical sub-question's length
+                add(key, p.agents[k].model_name, _tok(analysis_prompt(q, p.lens_of(k), focus)), _budget(p, k, q))
+            if s.kind in ("orch", "dispatch") and p.merger is not None:
+                shown = [(f"Analyst {k + 1}", None, "") for k in range(n)]
+                tin = _tok(merge_prompt(q, shown, p.merge_style)) + sum(_budget(p, k, q) for k in range(n))
+                add(("merge", p.digest(), b.short, str(iid)), p.merger.model_name, tin, p.budgets.merge)
+        elif s.kind == "single":
+            k = s.slot or 0
+            add(("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy), p.agents[k].model_name,
+                _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
+        else:
+            k = s.slot or 0
+            add(("direct", k, p.agent_digest(k), b.short, str(iid)), p.agents[k].model_name,
+                _tok(direct_prompt(q)), p.agents[k].max_tokens or p.budgets.direct)
+    if routed:
+        e.note = (
+            "upper bound: the router consults a subset of the agents" if e.upper_bound
+            else "analyses reused from an earlier system; merges only"
+        )
+    elif e.calls == 0:
+        e.note = "all calls reused from earlier systems (cache)"
 
 
 def format_estimate(plan: Plan, rows: list[Estimate]) -> str:

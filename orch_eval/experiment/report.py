@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from orch_eval.experiment.runner import ExperimentResult
 
 
-def _load_benchmark(plan: "Plan", logs: "dict[tuple[str, str], str | list[str]]", bench: str) -> tuple[LoadedSystems, list[str]]:
+def _load_benchmark(plan: Plan, logs: dict[tuple[str, str], str | list[str]], bench: str) -> tuple[LoadedSystems, list[str]]:
     notes: list[str] = []
     loaded_logs: list[LoadedLog] = []
     systems: dict[str, SystemData] = {}
@@ -84,7 +84,7 @@ def _load_benchmark(plan: "Plan", logs: "dict[tuple[str, str], str | list[str]]"
     return LoadedSystems(loaded_logs, systems, oracles, clusters, warnings), notes
 
 
-def _built(plan: "Plan", loaded: LoadedSystems, notes: list[str], intersect: bool, benchmark: str) -> Analysis:
+def _built(plan: Plan, loaded: LoadedSystems, notes: list[str], intersect: bool, benchmark: str) -> Analysis:
     spec = plan.experiment.report
     names = list(loaded.systems)
     reference = plan.reference if plan.reference in names else None
@@ -107,7 +107,7 @@ def _built(plan: "Plan", loaded: LoadedSystems, notes: list[str], intersect: boo
 _PER_ITEM = ("cost", "latency", *USAGE_FIELDS)
 
 
-def _pooled(plan: "Plan", per_bench: dict[str, LoadedSystems]) -> LoadedSystems | None:
+def _pooled(plan: Plan, per_bench: dict[str, LoadedSystems]) -> LoadedSystems | None:
     """All benchmarks as one item set (ids prefixed by benchmark), systems present everywhere."""
     if len(per_bench) < 2:
         return None
@@ -133,7 +133,7 @@ def _pooled(plan: "Plan", per_bench: dict[str, LoadedSystems]) -> LoadedSystems 
     return LoadedSystems([], systems, {}, clusters, [])
 
 
-def write_report(plan: "Plan", result: "ExperimentResult") -> tuple[dict[str, Any], list[str]]:
+def write_report(plan: Plan, result: ExperimentResult) -> tuple[dict[str, Any], list[str]]:
     """Write ``report.md`` and ``report.json`` (and plots) into the log dir; return the JSON."""
     spec = plan.experiment.report
     d = plan.log_dir

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orch_eval.core.atomic import write_text_atomic
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.sizes import check_size
 from orch_eval.experiment import lm_eval_runs
@@ -32,7 +33,6 @@ from orch_eval.experiment.plan import (
     parse_shard,
     solver_digest,
 )
-from orch_eval.core.atomic import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ def _check_manifest(plan: Plan) -> None:
 
 
 def run_experiment(
-    experiment: "str | Path | dict[str, Any] | Experiment",
+    experiment: str | Path | dict[str, Any] | Experiment,
     *,
     dry_run: bool = False,
     cost_limit: float | None = None,
@@ -263,7 +263,7 @@ def run_experiment(
     report: bool = True,
     out: Any = None,
     eval_set_args: dict[str, Any] | None = None,
-    shard: "str | tuple[int, int] | None" = None,
+    shard: str | tuple[int, int] | None = None,
 ) -> ExperimentResult:
     """Run (or, with ``dry_run``, estimate) an experiment; see the module docstring.
 

@@ -34,7 +34,7 @@ class OrchModel(ModelAPI):
         model_name: str,
         base_url: str | None = None,
         api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),
+        config: GenerateConfig | None = None,
         panel: str | dict[str, Any] | Panel | None = None,
         agents: str | list[str] | None = None,
         merger: str | None = None,
@@ -42,6 +42,7 @@ class OrchModel(ModelAPI):
         method: str = "orch",
         **panel_fields: Any,
     ) -> None:
+        config = config if config is not None else GenerateConfig()  # Inspect always passes one
         super().__init__(model_name, base_url, api_key, [], config)
         from orch_eval.core.errors import OrchConfigError
         from orch_eval.core.methods import method_from_args, split_method_args

@@ -23,14 +23,14 @@ from typing import Any
 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from orch_eval._inspect_private import get_eval_state, sample_active
+from orch_eval.benchmarks import BENCHMARKS, get_benchmark, task_short
 from orch_eval.core.coerce import as_bool
 from orch_eval.core.decision import Decision
 from orch_eval.core.engine import Orchestrator, gather
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.panel import Panel
 from orch_eval.core.question import Question
-from orch_eval._inspect_private import get_eval_state, sample_active
-from orch_eval.benchmarks import BENCHMARKS, get_benchmark, task_short
 from orch_eval.core.router import (
     Feedback,
     PrequentialRouter,

@@ -178,14 +178,14 @@ class OrchLM(LM):
     # ---- lm-eval plumbing ------------------------------------------------------------------
 
     @classmethod
-    def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict[str, Any] | None = None) -> "OrchLM":
+    def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict[str, Any] | None = None) -> OrchLM:
         # lm-eval passes batch_size/device/max_batch_size separately; a model_args entry of the
         # same name would otherwise be a duplicate keyword. model_args win.
         extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k not in arg_dict}
         return cls(**arg_dict, **extra)
 
     @classmethod
-    def create_from_arg_string(cls, arg_string: str, additional_config: dict[str, Any] | None = None) -> "OrchLM":
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict[str, Any] | None = None) -> OrchLM:
         from lm_eval.utils import simple_parse_args_string
 
         return cls.create_from_arg_obj(simple_parse_args_string(arg_string), additional_config)
@@ -302,12 +302,12 @@ class OrchLM(LM):
 
     # ---- lm-eval request types -------------------------------------------------------------
 
-    def generate_until(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[str]:
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         items = [generate_item(r.task_name, r.doc_id, r.doc, r.args[0]) for r in requests]
         decisions = self._decide(items, "generate_until")
         return [render(item.family, decisions[item.key]) for item in items]
 
-    def loglikelihood(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+    def loglikelihood(self, requests: list[Instance], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         groups: dict[tuple[Any, Any, str], list[int]] = defaultdict(list)
         for i, r in enumerate(requests):
             groups[(r.task_name, r.doc_id, r.args[0])].append(i)
@@ -328,7 +328,7 @@ class OrchLM(LM):
                 results[i] = (LOGLIK_CHOSEN, True) if position == chosen else (LOGLIK_OTHER, False)
         return results
 
-    def loglikelihood_rolling(self, requests: list["Instance"], disable_tqdm: bool = False) -> list[float]:
+    def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
         raise NotImplementedError(
             "--model orch does not support loglikelihood_rolling (perplexity tasks such as wikitext): "
             "ORCH decides discrete answers and has no token probabilities. Use multiple-choice "

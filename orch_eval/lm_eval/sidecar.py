@@ -71,7 +71,7 @@ def store_key(task: str, question_id: str) -> str:
     return f"{task}\x1f{question_id}"
 
 
-def make_record(item: "Item", decision: Decision) -> dict[str, Any]:
+def make_record(item: Item, decision: Decision) -> dict[str, Any]:
     return {
         "task": item.task,
         "doc_id": item.doc_id,
@@ -94,7 +94,7 @@ def write_records(path: Path, records: Iterable[Mapping[str, Any]]) -> Path:
     return write_text_atomic(path, text)
 
 
-def _item_for_sample(task: str, sample: Mapping[str, Any]) -> "Item | None":
+def _item_for_sample(task: str, sample: Mapping[str, Any]) -> Item | None:
     """Rebuild the Item of a logged sample (document + request arguments), as the model did."""
     from orch_eval.lm_eval.questions import generate_item, loglikelihood_item
 

@@ -44,7 +44,15 @@ from fractions import Fraction
 from typing import Any
 
 import anyio
-from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelCall, ModelOutput, ModelUsage, modelapi
+from inspect_ai.model import (
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelCall,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from orch_eval.core.context import current_question
@@ -130,9 +138,10 @@ class OrchFake(ModelAPI):
         model_name: str,
         base_url: str | None = None,
         api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),
+        config: GenerateConfig | None = None,
         **model_args: Any,
     ) -> None:
+        config = config if config is not None else GenerateConfig()  # Inspect always passes one
         super().__init__(model_name, base_url, api_key, [], config)
         behaviour, *pairs = model_name.split(":")
         params: dict[str, Any] = {}

@@ -56,7 +56,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orch_eval._inspect_private import PrerequisiteError
 from inspect_ai.model import (
     ChatCompletionChoice,
     ChatMessage,
@@ -74,6 +73,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from orch_eval._inspect_private import PrerequisiteError
 from orch_eval.core.coerce import as_bool
 from orch_eval.models.catalog import (
     CATALOG,
@@ -383,9 +383,10 @@ class GGUFModelAPI(ModelAPI):
         model_name: str,
         base_url: str | None = None,
         api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),
+        config: GenerateConfig | None = None,
         **model_args: Any,
     ) -> None:
+        config = config if config is not None else GenerateConfig()  # Inspect always passes one
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         try:
             self._setup(model_name, config, dict(model_args))

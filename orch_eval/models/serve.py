@@ -203,7 +203,7 @@ class ServerProcess:
         return self.proc.pid
 
     @classmethod
-    def start(cls, spec: ServerSpec, timeout: float = 300.0, env: dict[str, str] | None = None) -> "ServerProcess":
+    def start(cls, spec: ServerSpec, timeout: float = 300.0, env: dict[str, str] | None = None) -> ServerProcess:
         """Start the server process and wait until it answers ``/health``.
 
         Raises :class:`ServerError` with the server's own message when it cannot start."""

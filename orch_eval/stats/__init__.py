@@ -18,7 +18,13 @@ from orch_eval.stats.intervals import (
     tango_paired_ci,
     wilson_interval,
 )
-from orch_eval.stats.loaders import LoadedSystems, LogLoadError, load_inspect_log, load_lm_eval_samples, load_logs
+from orch_eval.stats.loaders import (
+    LoadedSystems,
+    LogLoadError,
+    load_inspect_log,
+    load_lm_eval_samples,
+    load_logs,
+)
 from orch_eval.stats.outcomes import ItemSetMismatchError, MissingClusterError, PairedOutcomes
 from orch_eval.stats.paired import (
     CochranQResult,

@@ -279,7 +279,7 @@ class Analysis:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
         def line(r: Sequence[str]) -> str:
-            return "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+            return "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
 
         legend = (
             "b/c: items only this system / only the reference got right; mid-p: McNemar's paired test "

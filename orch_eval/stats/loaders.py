@@ -1028,7 +1028,7 @@ def load_logs(
     # the task files of one lm-eval run (same folder, same system) become one system, also when
     # they are given as separate arguments (the leaderboard passes one benchmark's files)
     lm_groups: dict[tuple[Path, str], list[LoadedLog]] = {}
-    for files, label in zip(expand_paths(paths), names):
+    for files, label in zip(expand_paths(paths), names, strict=True):
         for f in files:
             if _kind(f) == "inspect":
                 log = load_inspect_log(f, name=label, derived=derived)

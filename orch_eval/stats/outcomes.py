@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 
@@ -23,7 +22,7 @@ __all__ = [
 
 #: Per-system cost or latency: either an already aggregated number, or per-item values
 #: (``{item_id: value}``) that are aggregated over the final, aligned item set.
-PerSystemValue = Union[float, Mapping[Hashable, float]]
+PerSystemValue = float | Mapping[Hashable, float]
 
 _MAX_EXAMPLES = 5
 

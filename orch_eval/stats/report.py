@@ -417,7 +417,7 @@ def compare(
     adjusted = adjust_pvalues([r["p"] for r in raw], correction)
     comparisons = tuple(
         Comparison(**r, p_adjusted=float(pa), mark="*" if pa < alpha else "")
-        for r, pa in zip(raw, adjusted)
+        for r, pa in zip(raw, adjusted, strict=True)
     )
     cq = cochran_q(mat) if len(names) >= 3 else None
     return Report(

@@ -149,7 +149,7 @@ def group_by_benchmark(
     cache: dict[Path, dict[str, Any]] = {}
     by_key: dict[tuple[str, str], tuple[list[Path], list[str | None]]] = {}
     infos: dict[Path, SourceInfo] = {}
-    for files, label in zip(expand_paths(paths), labels):
+    for files, label in zip(expand_paths(paths), labels, strict=True):
         for f in files:
             info = benchmark_of(f, cache)
             infos[f] = info

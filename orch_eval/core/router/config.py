@@ -85,7 +85,7 @@ class RouterConfig(BaseModel):
         return float(v)
 
     @model_validator(mode="after")
-    def _check(self) -> "RouterConfig":
+    def _check(self) -> RouterConfig:
         if self.k_max is not None and self.k_max < self.k_min:
             raise ValueError(f"router.k_max={self.k_max} is below router.k_min={self.k_min}")
         if self.history <= self.lag:
@@ -93,7 +93,7 @@ class RouterConfig(BaseModel):
         return self
 
     @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> "RouterConfig":  # type: ignore[override]
+    def model_validate(cls, obj: Any, **kwargs: Any) -> RouterConfig:  # type: ignore[override]
         """As pydantic's, but a bad setting raises :class:`OrchConfigError` with one line per field
         (``router.w_acc: Input should be a valid number ... (got 'high')``) instead of pydantic's dump.
         (A ``router:`` block inside a panel is reported by ``validate_panel`` the same way.)"""

@@ -39,7 +39,7 @@ class AgentStats:
         return {"acc": self.acc, "var": self.var, "lat": self.lat, "cost": self.cost, "n": self.n, "m": self.m}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "AgentStats":
+    def from_json(cls, d: dict[str, Any]) -> AgentStats:
         return cls(acc=d["acc"], var=d["var"], lat=d.get("lat"), cost=d.get("cost"), n=d.get("n", 0), m=d.get("m", 0))
 
 
@@ -51,7 +51,7 @@ class Stats:
     agents: list[AgentStats]
     domains: dict[str, list[AgentStats]] = field(default_factory=dict)
 
-    def copy(self) -> "Stats":
+    def copy(self) -> Stats:
         return copy.deepcopy(self)
 
     def domain(self, name: str) -> list[AgentStats]:
@@ -67,7 +67,7 @@ class Stats:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Stats":
+    def from_json(cls, d: dict[str, Any]) -> Stats:
         return cls(
             priors=[AgentStats.from_json(s) for s in d["priors"]],
             agents=[AgentStats.from_json(s) for s in d["agents"]],
@@ -79,7 +79,7 @@ def initial_stats(config: RouterConfig, labels: Sequence[str], models: Sequence[
     """Cold-start statistics from the priors (per-agent priors by label, model or slot)."""
     models = list(models) if models is not None else list(labels)
     priors: list[AgentStats] = []
-    for slot, (label, model) in enumerate(zip(labels, models)):
+    for slot, (label, model) in enumerate(zip(labels, models, strict=True)):
         own = config.priors.get(label) or config.priors.get(model) or config.priors.get(str(slot)) or AgentPrior()
         priors.append(
             AgentStats(
@@ -105,7 +105,7 @@ class AgentFeedback:
         return [self.slot, self.correct, self.latency, self.cost]
 
     @classmethod
-    def from_json(cls, d: Sequence[Any]) -> "AgentFeedback":
+    def from_json(cls, d: Sequence[Any]) -> AgentFeedback:
         return cls(slot=d[0], correct=d[1], latency=d[2], cost=d[3])
 
 
@@ -129,7 +129,7 @@ class Feedback:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Feedback":
+    def from_json(cls, d: dict[str, Any]) -> Feedback:
         return cls(
             index=d["index"],
             sample_id=d.get("id", ""),

@@ -204,7 +204,7 @@ def stratified_tests(systems: Sequence[str], discordant: Sequence[np.ndarray], n
     k = len(systems)
     num = np.zeros((k, k))
     var = np.zeros((k, k))
-    for d, nb in zip(discordant, n):
+    for d, nb in zip(discordant, n, strict=True):
         d = np.asarray(d, dtype=float)
         num += (d - d.T) / nb
         var += (d + d.T) / float(nb) ** 2
@@ -294,7 +294,7 @@ class Table:
         """Pairs of rank neighbours (rows ``r`` and ``r + 1``), in rank order."""
         by_pair = {(p.a, p.b): p for p in self.pairs}
         out = []
-        for x, y in zip(self.rows, self.rows[1:]):
+        for x, y in zip(self.rows, self.rows[1:], strict=False):
             out.append(by_pair.get((x.system, y.system)) or by_pair[(y.system, x.system)])
         return out
 
@@ -528,8 +528,8 @@ class OverallResult:
             for s in missing
         }
         idx = [[r.systems.index(s) for s in ranked] for r in results]
-        per_b = np.array([r.accuracy[ix] for r, ix in zip(results, idx)], dtype=float).reshape(len(results), len(ranked))
-        discordant = [r.tests.discordant[np.ix_(ix, ix)] for r, ix in zip(results, idx)]  # type: ignore[index]
+        per_b = np.array([r.accuracy[ix] for r, ix in zip(results, idx, strict=True)], dtype=float).reshape(len(results), len(ranked))
+        discordant = [r.tests.discordant[np.ix_(ix, ix)] for r, ix in zip(results, idx, strict=True)]  # type: ignore[index]
         n = tuple(r.n for r in results)
         tests = stratified_tests(ranked, discordant, n)
         details = {}
@@ -576,7 +576,7 @@ class OverallResult:
                     ci_high=min(1.0, float(acc[i]) + z * se),
                     n=int(sum(self.n)),
                     details=self.details[s],
-                    per_benchmark=tuple((b, float(v)) for b, v in zip(self.benchmarks, p)),
+                    per_benchmark=tuple((b, float(v)) for b, v in zip(self.benchmarks, p, strict=True)),
                 )
             )
         order = sorted(range(len(rows)), key=lambda i: (rows[i].rank, i))

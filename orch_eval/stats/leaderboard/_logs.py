@@ -18,6 +18,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from orch_eval.stats.analysis import mean_over, system_compute
 from orch_eval.stats.leaderboard._board import (
     BenchmarkInput,
     Leaderboard,
@@ -25,7 +26,6 @@ from orch_eval.stats.leaderboard._board import (
     Provenance,
     SystemDetails,
 )
-from orch_eval.stats.analysis import mean_over, system_compute
 from orch_eval.stats.loaders import (
     LoadedLog,
     LoadedSystems,

@@ -62,7 +62,7 @@ def plot_png(st: Standings, dpi: int = 100) -> bytes | None:
     nrows = (len(panels) + ncols - 1) // ncols
     fig = Figure(figsize=(6.4 * ncols, 4.8 * nrows))
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    for (table, (label, xs)), ax in zip(panels, axes.flat):
+    for (table, (label, xs)), ax in zip(panels, axes.flat, strict=False):
         rows = [r for r in table.rows if r.system in xs]
         x = [xs[r.system] for r in rows]
         y = [r.accuracy for r in rows]

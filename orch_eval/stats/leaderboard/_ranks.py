@@ -125,7 +125,7 @@ def compact_letter_display(order: Sequence[int], significant: np.ndarray) -> lis
     members.sort()
     names = letter_names(len(members))
     out: list[list[str]] = [[] for _ in range(k)]
-    for name, group in zip(names, members):
+    for name, group in zip(names, members, strict=True):
         for p in group:
             out[order[p]].append(name)
     return out
