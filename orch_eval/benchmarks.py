@@ -76,10 +76,19 @@ class Benchmark:
         from inspect_evals.utils.huggingface import hf_dataset
 
         if self.name == "mmlu_pro":
-            return hf_dataset(path=mod.DATASET_PATH, split=split, sample_fields=mod.record_to_sample,
-                              revision=mod.MMLU_PRO_DATASET_REVISION)
-        return hf_dataset(path="openai/gsm8k", data_dir="main", split=split, sample_fields=mod.record_to_sample,
-                          revision=mod.GSM8K_DATASET_REVISION)
+            return hf_dataset(
+                path=mod.DATASET_PATH,
+                split=split,
+                sample_fields=mod.record_to_sample,
+                revision=mod.MMLU_PRO_DATASET_REVISION,
+            )
+        return hf_dataset(
+            path="openai/gsm8k",
+            data_dir="main",
+            split=split,
+            sample_fields=mod.record_to_sample,
+            revision=mod.GSM8K_DATASET_REVISION,
+        )
 
     def calibration_dataset(
         self, split: str, *, exclude_evaluated: bool = True, shuffle_seed: int | None = None
@@ -107,15 +116,53 @@ class Benchmark:
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
-        Benchmark("mmlu_0_shot", "mmlu", "inspect_evals/mmlu_0_shot", "inspect_evals.mmlu.mmlu", "test",
-                  ("validation", "dev"), "choice", "subject", {"shuffle": False},
-                  ("mmlu", "mmlu_generative", "mmlu_flan_cot_zeroshot")),
-        Benchmark("mmlu_5_shot", "mmlu_5_shot", "inspect_evals/mmlu_5_shot", "inspect_evals.mmlu.mmlu", "test",
-                  ("validation", "dev"), "choice", "subject", {"shuffle": False}),
-        Benchmark("mmlu_pro", "mmlu_pro", "inspect_evals/mmlu_pro", "inspect_evals.mmlu_pro.mmlu_pro", "test",
-                  ("validation",), "choice", "subject", {"shuffle": False}, ("mmlu_pro",)),
-        Benchmark("gsm8k", "gsm8k", "inspect_evals/gsm8k", "inspect_evals.gsm8k.gsm8k", "test",
-                  ("train",), "numeric", None, {}, ("gsm8k", "gsm8k_cot")),
+        Benchmark(
+            "mmlu_0_shot",
+            "mmlu",
+            "inspect_evals/mmlu_0_shot",
+            "inspect_evals.mmlu.mmlu",
+            "test",
+            ("validation", "dev"),
+            "choice",
+            "subject",
+            {"shuffle": False},
+            ("mmlu", "mmlu_generative", "mmlu_flan_cot_zeroshot"),
+        ),
+        Benchmark(
+            "mmlu_5_shot",
+            "mmlu_5_shot",
+            "inspect_evals/mmlu_5_shot",
+            "inspect_evals.mmlu.mmlu",
+            "test",
+            ("validation", "dev"),
+            "choice",
+            "subject",
+            {"shuffle": False},
+        ),
+        Benchmark(
+            "mmlu_pro",
+            "mmlu_pro",
+            "inspect_evals/mmlu_pro",
+            "inspect_evals.mmlu_pro.mmlu_pro",
+            "test",
+            ("validation",),
+            "choice",
+            "subject",
+            {"shuffle": False},
+            ("mmlu_pro",),
+        ),
+        Benchmark(
+            "gsm8k",
+            "gsm8k",
+            "inspect_evals/gsm8k",
+            "inspect_evals.gsm8k.gsm8k",
+            "test",
+            ("train",),
+            "numeric",
+            None,
+            {},
+            ("gsm8k", "gsm8k_cot"),
+        ),
     )
 }
 """The benchmarks orch_eval knows, by name (the unchanged inspect_evals tasks)."""

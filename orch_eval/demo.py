@@ -68,7 +68,8 @@ def check_local_models(panel: Any) -> None:
             missing.append(str(ex).splitlines()[0])
     if missing:
         raise OrchConfigError(
-            "local models are missing:\n  " + "\n  ".join(sorted(set(missing)))
+            "local models are missing:\n  "
+            + "\n  ".join(sorted(set(missing)))
             + "\nGet all four with: orch-eval models pull --all"
         )
 
@@ -79,7 +80,10 @@ def reference_panel(panel: Any) -> dict[str, Any]:
     if panel.merger is None:
         raise OrchConfigError(f"panel {panel.name}: the demo needs a merger (its strongest model)")
     budgets = panel.budgets.model_dump(exclude={"dispatch"})
-    return {"agents": [{"model": panel.merger.model_name, "args": dict(panel.merger.args)}], "budgets": budgets}
+    return {
+        "agents": [{"model": panel.merger.model_name, "args": dict(panel.merger.args)}],
+        "budgets": budgets,
+    }
 
 
 def run_demo(
@@ -126,15 +130,27 @@ def run_demo(
     start = time.perf_counter()
     for label, solver in systems:
         ok, logs = eval_set(
-            [TASKS[b] for b in benchmarks], model=None, solver=solver, limit=items,
-            log_dir=str(folder / label), display=display, max_tasks=1, log_dir_allow_dirty=True,
+            [TASKS[b] for b in benchmarks],
+            model=None,
+            solver=solver,
+            limit=items,
+            log_dir=str(folder / label),
+            display=display,
+            max_tasks=1,
+            log_dir_allow_dirty=True,
         )
         if not ok:
-            result.failed += [f"{label} on {log.eval.task}: {log.status}" for log in logs if log.status != "success"]
+            result.failed += [
+                f"{label} on {log.eval.task}: {log.status}" for log in logs if log.status != "success"
+            ]
     result.seconds = time.perf_counter() - start
     for bench, loaded in load_benchmarks([folder]).items():
-        keep = [n for n in loaded.names if not n.split(":", 1)[0].startswith("agent")]  # the agents alone: see compare
-        result.analyses[bench] = analyse(loaded, systems=keep, reference=reference, bootstrap=0, benchmark=bench)
+        keep = [
+            n for n in loaded.names if not n.split(":", 1)[0].startswith("agent")
+        ]  # the agents alone: see compare
+        result.analyses[bench] = analyse(
+            loaded, systems=keep, reference=reference, bootstrap=0, benchmark=bench
+        )
     return result
 
 
@@ -155,13 +171,30 @@ def print_result(result: DemoResult, k: int, temperature: float, out: Any = None
     """The demo's tables, compute and closing commands."""
     out = out or sys.stdout
     for bench, a in result.analyses.items():
-        print(f"\n{bench} ({a.report.n_items} items; chance {a.chance:.0%})" if a.chance else f"\n{bench} "
-              f"({a.report.n_items} items)", file=out)
+        print(
+            f"\n{bench} ({a.report.n_items} items; chance {a.chance:.0%})"
+            if a.chance
+            else f"\n{bench} ({a.report.n_items} items)",
+            file=out,
+        )
         print(a.verdict_table(), file=out)
-        print("what: " + "; ".join(f"{s.system} = {describe(s.system, '', k, temperature)}" for s in a.report.systems
-                                  if describe(s.system, "", k, temperature)), file=out)
-        print("compute per item: " + "; ".join(
-            f"{c.system}: {c.calls or 0:.0f} calls, {c.tokens or 0:.0f} tokens" for c in a.compute.values()), file=out)
+        print(
+            "what: "
+            + "; ".join(
+                f"{s.system} = {describe(s.system, '', k, temperature)}"
+                for s in a.report.systems
+                if describe(s.system, "", k, temperature)
+            ),
+            file=out,
+        )
+        print(
+            "compute per item: "
+            + "; ".join(
+                f"{c.system}: {c.calls or 0:.0f} calls, {c.tokens or 0:.0f} tokens"
+                for c in a.compute.values()
+            ),
+            file=out,
+        )
     ref = result.reference
     print(
         f"\nTotal evaluation time {result.seconds / 60:.1f} min. Full reports and the leaderboard of these logs:\n"

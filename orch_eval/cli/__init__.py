@@ -19,11 +19,17 @@ from collections.abc import Sequence
 from orch_eval import __version__
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("orch_eval.cli.demo", "ORCH vs the strongest local model alone and self-consistency, on real items"),
+    "demo": (
+        "orch_eval.cli.demo",
+        "ORCH vs the strongest local model alone and self-consistency, on real items",
+    ),
     "models": ("orch_eval.cli.models", "list, pull and verify the local GGUF models"),
     "serve": ("orch_eval.cli.serve", "serve the local GGUF models over HTTP and print a served panel"),
     "compare": ("orch_eval.cli.compare", "paired statistics report from Inspect logs and lm-eval samples"),
-    "leaderboard": ("orch_eval.cli.leaderboard", "rank every system on every benchmark with rank intervals and letters"),
+    "leaderboard": (
+        "orch_eval.cli.leaderboard",
+        "rank every system on every benchmark with rank intervals and letters",
+    ),
     "router": ("orch_eval.cli.router", "calibrate and inspect EMA router state"),
     "run": ("orch_eval.cli.run", "run an experiment file (systems x benchmarks) and report"),
     "panel": ("orch_eval.cli.panel", "show a panel preset, its digest and its resolved settings"),

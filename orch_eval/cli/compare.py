@@ -38,28 +38,62 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "bound), all paired for free. A reference must be named; without one all pairs are compared."
         ),
     )
-    p.add_argument("logs", nargs="+", metavar="LOG", help="Inspect .eval logs, lm-eval samples_*.jsonl files, or folders")
-    p.add_argument("--reference", metavar="NAME", help="system every other one is compared with (declare it before looking)")
-    p.add_argument("--systems", metavar="NAME,...", help="compare only these systems (exact names or unique prefixes)")
-    p.add_argument("--name", action="append", default=[], metavar="LABEL",
-                   help="name of the system of the i-th LOG (repeat, in LOG order)")
-    p.add_argument("--filter", metavar="F", help="lm-eval filter (default: the first one in each samples file)")
+    p.add_argument(
+        "logs", nargs="+", metavar="LOG", help="Inspect .eval logs, lm-eval samples_*.jsonl files, or folders"
+    )
+    p.add_argument(
+        "--reference",
+        metavar="NAME",
+        help="system every other one is compared with (declare it before looking)",
+    )
+    p.add_argument(
+        "--systems", metavar="NAME,...", help="compare only these systems (exact names or unique prefixes)"
+    )
+    p.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="name of the system of the i-th LOG (repeat, in LOG order)",
+    )
+    p.add_argument(
+        "--filter", metavar="F", help="lm-eval filter (default: the first one in each samples file)"
+    )
     p.add_argument("--intersect", action="store_true", help="keep only the items every system answered")
     p.add_argument("--correction", choices=("holm", "bh", "none"), default="holm")
     p.add_argument("--test", choices=("midp", "exact", "asymptotic", "asymptotic_cc"), default="midp")
     p.add_argument("--pairs", choices=("reference", "all"), default="reference")
-    p.add_argument("--format", choices=("md", "csv", "latex", "latex-full", "json"), default="md",
-                   help="md (default), csv, json, latex (a compact paper table per benchmark) or latex-full "
-                   "(every column of both tables)")
+    p.add_argument(
+        "--format",
+        choices=("md", "csv", "latex", "latex-full", "json"),
+        default="md",
+        help="md (default), csv, json, latex (a compact paper table per benchmark) or latex-full "
+        "(every column of both tables)",
+    )
     p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
-    p.add_argument("--plots", metavar="DIR",
-                   help="write accuracy, accuracy-vs-compute and p-value PNGs here (one folder per benchmark "
-                   "when there are several)")
-    p.add_argument("--no-derived", action="store_true", help="do not derive agent/majority/oracle systems from Decisions")
-    p.add_argument("--bootstrap", type=non_negative_int, default=2000, metavar="N", help="bootstrap resamples per pair (0: off)")
+    p.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="write accuracy, accuracy-vs-compute and p-value PNGs here (one folder per benchmark "
+        "when there are several)",
+    )
+    p.add_argument(
+        "--no-derived", action="store_true", help="do not derive agent/majority/oracle systems from Decisions"
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=non_negative_int,
+        default=2000,
+        metavar="N",
+        help="bootstrap resamples per pair (0: off)",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="bootstrap seed")
-    p.add_argument("--alpha", type=probability, default=0.05,
-                   help="two-sided level of intervals, marks and the MDE (default 0.05: 95%% intervals)")
+    p.add_argument(
+        "--alpha",
+        type=probability,
+        default=0.05,
+        help="two-sided level of intervals, marks and the MDE (default 0.05: 95%% intervals)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -112,7 +146,10 @@ def _render(analyses: list[Analysis], fmt: str) -> str:
     if fmt == "md":
         if one:
             return analyses[0].to_markdown()
-        parts = [f"# Paired comparison report ({len(analyses)} benchmarks, each compared on its own items)", ""]
+        parts = [
+            f"# Paired comparison report ({len(analyses)} benchmarks, each compared on its own items)",
+            "",
+        ]
         for a in analyses:
             text = a.to_markdown(title=f"{a.benchmark}")
             parts += ["#" + line if line.startswith("#") else line for line in text.splitlines()] + [""]
@@ -120,7 +157,9 @@ def _render(analyses: list[Analysis], fmt: str) -> str:
     if fmt == "json":
         if one:
             return analyses[0].to_json()
-        return json.dumps({"benchmarks": {a.benchmark: a.to_dict() for a in analyses}}, indent=2, allow_nan=False)
+        return json.dumps(
+            {"benchmarks": {a.benchmark: a.to_dict() for a in analyses}}, indent=2, allow_nan=False
+        )
     if fmt in ("latex", "latex-full"):
         return "\n".join(a.to_latex(full=fmt == "latex-full") for a in analyses)
     raise ValueError(fmt)  # pragma: no cover - argparse choices
@@ -149,7 +188,9 @@ def run(args: argparse.Namespace) -> int:
         analyses = build_analyses(args)
         if args.plots:
             for a in analyses:
-                a.write_plots(Path(args.plots) / a.benchmark if len(analyses) > 1 and a.benchmark else args.plots)
+                a.write_plots(
+                    Path(args.plots) / a.benchmark if len(analyses) > 1 and a.benchmark else args.plots
+                )
     except (ValueError, OSError) as ex:
         # one line, even for the multi-line item-set mismatch error
         message = "; ".join(line.strip() for line in str(ex).splitlines() if line.strip())

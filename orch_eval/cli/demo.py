@@ -15,16 +15,31 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from orch_eval.demo import DEFAULT_ITEMS, DEFAULT_K, DEFAULT_TEMPERATURE
 
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "demo", help=HELP, description=HELP + ". Logs go to LOG_DIR/<panel>-<items>/; a rerun makes no model call.",
+        "demo",
+        help=HELP,
+        description=HELP + ". Logs go to LOG_DIR/<panel>-<items>/; a rerun makes no model call.",
     )
-    p.add_argument("--items", type=positive_int, default=DEFAULT_ITEMS, help=f"items per benchmark (default {DEFAULT_ITEMS})")
+    p.add_argument(
+        "--items",
+        type=positive_int,
+        default=DEFAULT_ITEMS,
+        help=f"items per benchmark (default {DEFAULT_ITEMS})",
+    )
     p.add_argument("--panel", default="local", help="panel preset or YAML (default: local)")
     p.add_argument("--benchmarks", default="mmlu,gsm8k", help="comma-separated: mmlu, gsm8k")
-    p.add_argument("--k", type=positive_int, default=DEFAULT_K, help=f"self-consistency samples (default {DEFAULT_K})")
-    p.add_argument("--temperature", type=non_negative_float, default=DEFAULT_TEMPERATURE,
-                   help=f"self-consistency sampling temperature (default {DEFAULT_TEMPERATURE})")
+    p.add_argument(
+        "--k", type=positive_int, default=DEFAULT_K, help=f"self-consistency samples (default {DEFAULT_K})"
+    )
+    p.add_argument(
+        "--temperature",
+        type=non_negative_float,
+        default=DEFAULT_TEMPERATURE,
+        help=f"self-consistency sampling temperature (default {DEFAULT_TEMPERATURE})",
+    )
     p.add_argument("--log-dir", default="logs/demo", help="where the Inspect logs go (default logs/demo)")
-    p.add_argument("--display", default=None, help="Inspect display: full, rich, plain, none (default: Inspect's)")
+    p.add_argument(
+        "--display", default=None, help="Inspect display: full, rich, plain, none (default: Inspect's)"
+    )
     p.set_defaults(func=run)
     return p
 

@@ -34,18 +34,39 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "leaderboard.md/.csv/.json/.tex, pairs.csv and accuracy_vs_cost.png into --output."
         ),
     )
-    p.add_argument("logs", nargs="+", metavar="LOG",
-                   help="Inspect .eval logs, lm-eval samples_*.jsonl files, or folders of them (e.g. an eval_set log dir)")
-    p.add_argument("--output", "-o", required=True, metavar="DIR", help="folder to write the leaderboard into")
-    p.add_argument("--alpha", type=probability, default=0.05,
-                   help="family-wise level: rank intervals are simultaneous 1-alpha (default 0.05)")
-    p.add_argument("--intersect", action="store_true",
-                   help="on each benchmark, rank only the items every system answered (stated on the page)")
-    p.add_argument("--name", action="append", default=[], metavar="LABEL",
-                   help="system name for every log under the i-th LOG (repeat, in LOG order)")
-    p.add_argument("--filter", metavar="F", help="lm-eval filter (default: the first one in each samples file)")
-    p.add_argument("--no-derived", action="store_true",
-                   help="do not derive agent/majority systems from ORCH Decisions")
+    p.add_argument(
+        "logs",
+        nargs="+",
+        metavar="LOG",
+        help="Inspect .eval logs, lm-eval samples_*.jsonl files, or folders of them (e.g. an eval_set log dir)",
+    )
+    p.add_argument(
+        "--output", "-o", required=True, metavar="DIR", help="folder to write the leaderboard into"
+    )
+    p.add_argument(
+        "--alpha",
+        type=probability,
+        default=0.05,
+        help="family-wise level: rank intervals are simultaneous 1-alpha (default 0.05)",
+    )
+    p.add_argument(
+        "--intersect",
+        action="store_true",
+        help="on each benchmark, rank only the items every system answered (stated on the page)",
+    )
+    p.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="system name for every log under the i-th LOG (repeat, in LOG order)",
+    )
+    p.add_argument(
+        "--filter", metavar="F", help="lm-eval filter (default: the first one in each samples file)"
+    )
+    p.add_argument(
+        "--no-derived", action="store_true", help="do not derive agent/majority systems from ORCH Decisions"
+    )
     p.add_argument("--title", default="Leaderboard", help="title of the page and documents")
     p.set_defaults(func=run)
     return p
@@ -59,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
         if not 0.0 < args.alpha < 1.0:
             raise ValueError(f"--alpha must lie in (0, 1), got {args.alpha}")
         board = load_leaderboard(
-            args.logs, names=args.name or None, filter=args.filter, intersect=args.intersect,
+            args.logs,
+            names=args.name or None,
+            filter=args.filter,
+            intersect=args.intersect,
             derived=not args.no_derived,
         )
         standings = board.standings(args.alpha)

@@ -29,25 +29,36 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     cal.add_argument("--panel", required=True, help="panel preset name or YAML path (solvers/router-on.yaml)")
-    cal.add_argument("--task", required=True, help="inspect_evals/mmlu_0_shot, inspect_evals/mmlu_pro or inspect_evals/gsm8k")
+    cal.add_argument(
+        "--task",
+        required=True,
+        help="inspect_evals/mmlu_0_shot, inspect_evals/mmlu_pro or inspect_evals/gsm8k",
+    )
     cal.add_argument("--split", required=True, help="calibration split (validation, dev or train)")
     cal.add_argument("--output", required=True, help="state file to write (JSON)")
-    cal.add_argument("--limit", type=positive_int, default=None, help="first N calibration items only (after --order)")
     cal.add_argument(
-        "--order", choices=["seeded", "dataset"], default="seeded",
+        "--limit", type=positive_int, default=None, help="first N calibration items only (after --order)"
+    )
+    cal.add_argument(
+        "--order",
+        choices=["seeded", "dataset"],
+        default="seeded",
         help="seeded (default): shuffle the split with --seed first (MMLU splits are sorted by subject); "
         "dataset: the split's own order",
     )
     cal.add_argument("--seed", type=int, default=0, help="shuffle seed of --order seeded (default 0)")
     cal.add_argument(
-        "--keep-shared", action="store_true",
+        "--keep-shared",
+        action="store_true",
         help="keep calibration items whose ids also occur in the evaluated split (by default they are left "
         "out: MMLU repeats some test questions in validation/dev, and the leakage rule would refuse the state)",
     )
     cal.add_argument("--log-dir", default=None, help="Inspect log folder of the calibration run")
     cal.add_argument("--max-samples", type=positive_int, default=None, help="samples run concurrently")
     cal.add_argument("--no-cache", action="store_true", help="do not use Inspect's model cache")
-    cal.add_argument("--display", default=None, help="Inspect display: full, rich, plain, none (default: Inspect's)")
+    cal.add_argument(
+        "--display", default=None, help="Inspect display: full, rich, plain, none (default: Inspect's)"
+    )
     cal.set_defaults(func=run_calibrate)
 
     show = sub.add_parser("show", help="print a state file's provenance and EMAs")
@@ -55,7 +66,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print the whole file")
     show.set_defaults(func=run_show)
 
-    check = sub.add_parser("check", help="would this state be accepted as a warm start for a task? (leakage rule)")
+    check = sub.add_parser(
+        "check", help="would this state be accepted as a warm start for a task? (leakage rule)"
+    )
     check.add_argument("state")
     check.add_argument("--task", required=True)
     check.add_argument("--split", default=None, help="evaluated split (default: the task's usual one)")
@@ -99,8 +112,10 @@ def _print_summary(data: dict[str, Any]) -> None:
     prov = data.get("provenance") or {}
     print(f"router state version {data['version']} (alpha {data['alpha']}, panel {data.get('panel_digest')})")
     if prov:
-        print(f"learned on {prov.get('task')} split {prov.get('split')}: {prov.get('n_items')} items "
-              f"(order {prov.get('order', 'dataset')}, sha256 {str(prov.get('items_sha256'))[:16]}...)")
+        print(
+            f"learned on {prov.get('task')} split {prov.get('split')}: {prov.get('n_items')} items "
+            f"(order {prov.get('order', 'dataset')}, sha256 {str(prov.get('items_sha256'))[:16]}...)"
+        )
         if prov.get("excluded_items"):
             print(f"  left out {prov['excluded_items']} items whose ids also occur in the evaluated split")
     for entry in data.get("learned_on") or []:
@@ -111,7 +126,9 @@ def _print_summary(data: dict[str, Any]) -> None:
     for label, s in zip(data["agents"], stats, strict=False):
         lat = "-" if s["lat"] is None else f"{s['lat']:.3f}"
         cost = "-" if s["cost"] is None else f"{s['cost']:.6f}"
-        print(f"  {label.ljust(width)}  {s['acc']:6.3f} {s['var'] ** 0.5:6.3f} {s['n']:5d} {lat:>9} {cost:>10}")
+        print(
+            f"  {label.ljust(width)}  {s['acc']:6.3f} {s['var'] ** 0.5:6.3f} {s['n']:5d} {lat:>9} {cost:>10}"
+        )
     run = data.get("run")
     if run:
         print(f"  run progress: {run['next_index']} items applied (task {run['key'].get('task')})")

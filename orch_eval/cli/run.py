@@ -21,17 +21,41 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "statistics report (report.md, report.json, plots) into the log dir. See docs/experiments.md."
         ),
     )
-    p.add_argument("experiment", metavar="EXPERIMENT.yaml", help="experiment file (or a name under experiments/)")
-    p.add_argument("--dry-run", action="store_true", help="print calls, tokens and cost per system x benchmark; run nothing")
-    p.add_argument("--cost-limit", type=positive_float, metavar="X", help="stop between systems once the cost reaches X (panel currency)")
-    p.add_argument("--log-dir", metavar="DIR", help="log dir (default logs/<experiment>, or logs/<experiment>-limit<N>)")
+    p.add_argument(
+        "experiment", metavar="EXPERIMENT.yaml", help="experiment file (or a name under experiments/)"
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print calls, tokens and cost per system x benchmark; run nothing",
+    )
+    p.add_argument(
+        "--cost-limit",
+        type=positive_float,
+        metavar="X",
+        help="stop between systems once the cost reaches X (panel currency)",
+    )
+    p.add_argument(
+        "--log-dir", metavar="DIR", help="log dir (default logs/<experiment>, or logs/<experiment>-limit<N>)"
+    )
     p.add_argument("--max-samples", type=positive_int, metavar="N", help="samples run concurrently per task")
-    p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N chosen items of each benchmark (smoke runs)")
-    p.add_argument("--display", default="plain", help="Inspect display: full, rich, plain, log, none (default plain)")
+    p.add_argument(
+        "--limit",
+        type=positive_int,
+        metavar="N",
+        help="only the first N chosen items of each benchmark (smoke runs)",
+    )
+    p.add_argument(
+        "--display", default="plain", help="Inspect display: full, rich, plain, log, none (default plain)"
+    )
     p.add_argument("--no-report", action="store_true", help="skip the statistics report")
-    p.add_argument("--shard", metavar="I/N", help="run only shard I of N of every benchmark's items (positions I-1, "
-                   "I-1+N, ... in dataset order), as one of N processes sharing the log dir and Inspect cache; the "
-                   "last shard to finish writes the report (docs/served-models.md)")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N of every benchmark's items (positions I-1, "
+        "I-1+N, ... in dataset order), as one of N processes sharing the log dir and Inspect cache; the "
+        "last shard to finish writes the report (docs/served-models.md)",
+    )
     p.set_defaults(func=run)
     return p
 

@@ -35,23 +35,54 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "models of --panel (default: local)."
         ),
     )
-    p.add_argument("models", nargs="*", metavar="MODEL", help="catalog names or .gguf paths (default: the panel's models)")
-    p.add_argument("--panel", default="local", help="panel whose gguf models, budgets and rules to serve (default: local)")
+    p.add_argument(
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help="catalog names or .gguf paths (default: the panel's models)",
+    )
+    p.add_argument(
+        "--panel",
+        default="local",
+        help="panel whose gguf models, budgets and rules to serve (default: local)",
+    )
     p.add_argument("--merger", metavar="MODEL", help="with MODELs: the merger (default: the last MODEL)")
-    p.add_argument("--port", type=non_negative_int, default=None,
-                   help="first port, then one per model in order (default 8180; 0: free ports)")
-    p.add_argument("--slots", type=positive_int, default=1,
-                   help="parallel sequences per server (default 1: the deterministic configuration)")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="llama.cpp threads per server (default: the panel's n_threads, else cores / servers)")
-    p.add_argument("--ctx", type=positive_int, default=None, help="context of one request in tokens (default 4096)")
-    p.add_argument("--api-key", default=None,
-                   help="require this bearer key (default $ORCH_EVAL_SERVE_API_KEY, else none: loopback only); "
-                        "clients then need $LLAMACPP_API_KEY")
-    p.add_argument("--cache-prompt", action="store_true",
-                   help="let requests reuse cached prefixes (faster; outputs then depend on request order)")
+    p.add_argument(
+        "--port",
+        type=non_negative_int,
+        default=None,
+        help="first port, then one per model in order (default 8180; 0: free ports)",
+    )
+    p.add_argument(
+        "--slots",
+        type=positive_int,
+        default=1,
+        help="parallel sequences per server (default 1: the deterministic configuration)",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="llama.cpp threads per server (default: the panel's n_threads, else cores / servers)",
+    )
+    p.add_argument(
+        "--ctx", type=positive_int, default=None, help="context of one request in tokens (default 4096)"
+    )
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help="require this bearer key (default $ORCH_EVAL_SERVE_API_KEY, else none: loopback only); "
+        "clients then need $LLAMACPP_API_KEY",
+    )
+    p.add_argument(
+        "--cache-prompt",
+        action="store_true",
+        help="let requests reuse cached prefixes (faster; outputs then depend on request order)",
+    )
     p.add_argument("--panel-out", metavar="FILE", help="also write the served panel YAML to FILE")
-    p.add_argument("--info-out", metavar="FILE", help="write the servers (model, url, port, pid) as JSON to FILE")
+    p.add_argument(
+        "--info-out", metavar="FILE", help="write the servers (model, url, port, pid) as JSON to FILE"
+    )
     p.add_argument("--verbose", action="store_true", help="llama.cpp logs on stderr")
     p.set_defaults(func=run)
     return p
@@ -99,8 +130,14 @@ def plan_servers(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
         n_ctx = args.ctx or int(margs.get("n_ctx") or 0) or serve.DEFAULT_N_CTX
         specs.append(
             serve.ServerSpec(
-                model=name, port=0 if port == 0 else port + i, slots=args.slots, threads=threads,
-                n_ctx=n_ctx, api_key=key, cache_prompt=args.cache_prompt, verbose=args.verbose,
+                model=name,
+                port=0 if port == 0 else port + i,
+                slots=args.slots,
+                threads=threads,
+                n_ctx=n_ctx,
+                api_key=key,
+                cache_prompt=args.cache_prompt,
+                verbose=args.verbose,
             )
         )
     return specs, panel
@@ -111,8 +148,13 @@ def panel_yaml(panel: dict[str, Any], servers: list[Any], slots: int, api_key: s
 
     urls = {s.spec.name: s.base_url for s in servers}
     served = serve.served_panel(
-        panel, urls, slots=slots, api_key=None if api_key else serve.UNUSED_KEY,
-        name=panel.get("name") if str(panel.get("name", "")).startswith("served") else f"served-{panel.get('name')}",
+        panel,
+        urls,
+        slots=slots,
+        api_key=None if api_key else serve.UNUSED_KEY,
+        name=panel.get("name")
+        if str(panel.get("name", "")).startswith("served")
+        else f"served-{panel.get('name')}",
     )
     header = (
         "# Served by `orch-eval serve` (one llama.cpp server per model, "
@@ -137,16 +179,21 @@ def run(args: argparse.Namespace) -> int:
                 break
             servers.append(ServerProcess.start(spec))
             s = servers[-1]
-            print(f"orch-eval serve: {spec.name} at {s.base_url} (pid {s.pid}, {spec.slots} slot(s), "
-                  f"{spec.threads} thread(s), {spec.n_ctx} tokens per request)", flush=True)
+            print(
+                f"orch-eval serve: {spec.name} at {s.base_url} (pid {s.pid}, {spec.slots} slot(s), "
+                f"{spec.threads} thread(s), {spec.n_ctx} tokens per request)",
+                flush=True,
+            )
         if stop.is_set():
             return 130
         text = panel_yaml(panel, servers, args.slots, specs[0].api_key)
         if args.panel_out:
             Path(args.panel_out).write_text(text, encoding="utf-8")
         if args.info_out:
-            info = [{"model": s.spec.name, "url": s.base_url, "port": s.port, "pid": s.pid, "slots": s.spec.slots}
-                    for s in servers]
+            info = [
+                {"model": s.spec.name, "url": s.base_url, "port": s.port, "pid": s.pid, "slots": s.spec.slots}
+                for s in servers
+            ]
             Path(args.info_out).write_text(json.dumps(info, indent=2), encoding="utf-8")
         print("# ---- served panel" + (f" (written to {args.panel_out})" if args.panel_out else "") + " ----")
         print(text, end="")
@@ -155,8 +202,12 @@ def run(args: argparse.Namespace) -> int:
             dead = [s for s in servers if not s.alive()]
             if dead:
                 for s in dead:
-                    print(f"orch-eval serve: the server for {s.spec.name} ({s.url}, pid {s.pid}) exited with "
-                          f"code {s.proc.returncode}; stopping the others", file=sys.stderr, flush=True)
+                    print(
+                        f"orch-eval serve: the server for {s.spec.name} ({s.url}, pid {s.pid}) exited with "
+                        f"code {s.proc.returncode}; stopping the others",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 code = 1
                 break
     except ServerError as ex:

@@ -161,7 +161,11 @@ class Orchestrator:
         return self._merger_model
 
     def _config(
-        self, spec: ModelSpec | None, max_tokens: int, temperature: float | None = None, seed: int | None = None
+        self,
+        spec: ModelSpec | None,
+        max_tokens: int,
+        temperature: float | None = None,
+        seed: int | None = None,
     ) -> GenerateConfig:
         """The call's settings: the panel's temperature and seed (or a method's own, e.g. a
         self-consistency sample's), the slot's budget, then the slot's own ``config``."""
@@ -178,9 +182,7 @@ class Orchestrator:
         if self.cache is False:
             return False
         base = self.cache if isinstance(self.cache, CachePolicy) else CachePolicy(expiry=CACHE_EXPIRY)
-        return CachePolicy(
-            expiry=base.expiry, per_epoch=base.per_epoch, scopes={**base.scopes, **scope}
-        )
+        return CachePolicy(expiry=base.expiry, per_epoch=base.per_epoch, scopes={**base.scopes, **scope})
 
     def agent_cache(self, slot: int) -> bool | CachePolicy:
         """Cache scope of an analysis: the agent slot and what the analysis depends on, so two
@@ -316,7 +318,9 @@ class Orchestrator:
         rec.sample = sample
         return rec
 
-    async def reanalyse(self, question: Question, slot: int, prompt: str, role: str, round: int) -> AgentRecord:
+    async def reanalyse(
+        self, question: Question, slot: int, prompt: str, role: str, round: int
+    ) -> AgentRecord:
         """A later-round analysis by agent ``slot`` from a method's own ``prompt`` (a MoA layer
         or a debate round that shows the previous round's analyses). Cached under the slot's
         agent digest and ``role`` (e.g. ``moa2``); the prompt text holds what it read."""
@@ -433,7 +437,10 @@ class Orchestrator:
         return chosen[0]
 
     async def decide(
-        self, question: Question, consult: Sequence[int] | None = None, top: int | None = None,
+        self,
+        question: Question,
+        consult: Sequence[int] | None = None,
+        top: int | None = None,
         analyses: Sequence[AgentRecord] | None = None,
     ) -> Decision:
         """Decide one item. ``consult`` limits which agent slots are asked (router); others are
@@ -464,7 +471,11 @@ class Orchestrator:
         agents = [
             by_slot.get(s)
             or AgentRecord(
-                slot=s, model=self.panel.agents[s].model_name, lens=self.panel.lens_of(s), consulted=False, calls=0
+                slot=s,
+                model=self.panel.agents[s].model_name,
+                lens=self.panel.lens_of(s),
+                consulted=False,
+                calls=0,
             )
             for s in range(n)
         ]
@@ -516,15 +527,24 @@ class Orchestrator:
         if merger is not None and parsed >= self.panel.min_analyses and shown:
             merge_rec = await self.merge(question, shown, merger.spec, merger.model(), merger.cache)
             if merge_rec.answer is not None:
-                return merge_rec.answer, ("merger_completion" if merge_rec.completion_used else "merger"), merge_rec, notes
+                return (
+                    merge_rec.answer,
+                    ("merger_completion" if merge_rec.completion_used else "merger"),
+                    merge_rec,
+                    notes,
+                )
             notes.append(f"merger gave no answer ({merge_rec.fault}): fallback chain")
         elif merger is not None:
-            notes.append(f"only {parsed} parsed analyses (< min_analyses={self.panel.min_analyses}): merger skipped")
+            notes.append(
+                f"only {parsed} parsed analyses (< min_analyses={self.panel.min_analyses}): merger skipped"
+            )
         for depth, answers in enumerate(votes):
             vote = majority_vote(answers)
             if vote is not None:
                 if depth > 0:
-                    notes.append(f"no parsed answer in the last round: the majority of round {len(votes) - depth}")
+                    notes.append(
+                        f"no parsed answer in the last round: the majority of round {len(votes) - depth}"
+                    )
                 return vote, ("single" if single and merger is None else "majority"), merge_rec, notes
         notes.append("no agent produced a parsable answer: abstain")
         return None, "abstain", merge_rec, notes

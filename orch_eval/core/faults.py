@@ -23,7 +23,9 @@ def fault_summary(decisions: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for d in decisions:
         items += 1
         decided[d["decided_by"]] = decided.get(d["decided_by"], 0) + 1
-        rows = [(f"agent{a['slot']}:{a['model']}", a) for a in d.get("agents", []) if a.get("consulted", True)]
+        rows = [
+            (f"agent{a['slot']}:{a['model']}", a) for a in d.get("agents", []) if a.get("consulted", True)
+        ]
         if d.get("merge"):
             rows.append((f"merger:{d['merge']['model']}", d["merge"]))
         if d.get("dispatch"):

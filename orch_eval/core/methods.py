@@ -129,7 +129,9 @@ class _OneAgent(_Method):
         seed = engine.panel.seed
         return await gather(  # type: ignore[misc]
             [
-                lambda i=i: engine.analyse(question, self.agent, temperature=self.temperature, seed=seed + i, sample=i)
+                lambda i=i: engine.analyse(
+                    question, self.agent, temperature=self.temperature, seed=seed + i, sample=i
+                )
                 for i in range(self.k)
             ]
         )
@@ -149,10 +151,18 @@ class SelfConsistency(_OneAgent):
     async def decide(self, engine: Orchestrator, question: Question) -> Decision:
         samples = await self.samples(engine, question)
         answers = [r.answer for r in samples]
-        final, decided_by, _, notes = await engine.conclude(question, samples, [answers], None, single=self.k == 1)
+        final, decided_by, _, notes = await engine.conclude(
+            question, samples, [answers], None, single=self.k == 1
+        )
         return engine.make_decision(
-            question, final, decided_by, samples, majority_vote(answers), notes=notes,
-            method=self.method, method_params=self.params(),
+            question,
+            final,
+            decided_by,
+            samples,
+            majority_vote(answers),
+            notes=notes,
+            method=self.method,
+            method_params=self.params(),
         )
 
 
@@ -169,7 +179,9 @@ class SelfMoA(_OneAgent):
         if self.merger == "panel" and panel.merger is None:
             raise OrchConfigError("self_moa: merger=panel but the panel has no merger")
         if self.merger not in (None, "panel") and "/" not in self.merger:
-            raise OrchConfigError(f"self_moa: merger={self.merger!r} is not 'panel' nor a provider/model name")
+            raise OrchConfigError(
+                f"self_moa: merger={self.merger!r} is not 'panel' nor a provider/model name"
+            )
 
     def calls(self, panel: Panel) -> int:
         return self.k + 1
@@ -220,15 +232,26 @@ class SelfMoA(_OneAgent):
                     resolved.append(engine._resolve(spec))
                 return resolved[0]
 
-        return MergerCall(spec, model, engine._cache({"orch_role": "self_moa_merger", "orch_method": self.digest(panel)}))
+        return MergerCall(
+            spec, model, engine._cache({"orch_role": "self_moa_merger", "orch_method": self.digest(panel)})
+        )
 
     async def decide(self, engine: Orchestrator, question: Question) -> Decision:
         samples = await self.samples(engine, question)
         answers = [r.answer for r in samples]
-        final, decided_by, merge, notes = await engine.conclude(question, samples, [answers], self.merger_call(engine))
+        final, decided_by, merge, notes = await engine.conclude(
+            question, samples, [answers], self.merger_call(engine)
+        )
         return engine.make_decision(
-            question, final, decided_by, samples, majority_vote(answers), merge=merge, notes=notes,
-            method=self.method, method_params=self.params(),
+            question,
+            final,
+            decided_by,
+            samples,
+            majority_vote(answers),
+            merge=merge,
+            notes=notes,
+            method=self.method,
+            method_params=self.params(),
         )
 
 
@@ -236,7 +259,9 @@ def _no_routing(method: str, panel: Panel) -> None:
     if panel.router is not None and panel.router.enabled:
         raise OrchConfigError(f"{method}: every agent answers in every round; use a panel without a router")
     if panel.dispatch:
-        raise OrchConfigError(f"{method}: the dispatcher decomposition applies to orch only; use a panel without dispatch")
+        raise OrchConfigError(
+            f"{method}: the dispatcher decomposition applies to orch only; use a panel without dispatch"
+        )
 
 
 def _shown(records: list[AgentRecord]) -> list[tuple[str, str | None, str]]:
@@ -295,8 +320,13 @@ class Debate(_Method):
 
     async def decide(self, engine: Orchestrator, question: Question) -> Decision:
         def prompt(slot: int, prev: list[AgentRecord]) -> str:
-            others = [(f"Analyst {i + 1}", r.answer, r.text) for i, r in enumerate(r for r in prev if r.slot != slot)]
-            return debate_prompt(question, (prev[slot].answer, prev[slot].text), others, engine.panel.lens_of(slot))
+            others = [
+                (f"Analyst {i + 1}", r.answer, r.text)
+                for i, r in enumerate(r for r in prev if r.slot != slot)
+            ]
+            return debate_prompt(
+                question, (prev[slot].answer, prev[slot].text), others, engine.panel.lens_of(slot)
+            )
 
         rounds = await _rounds(engine, question, self.rounds, "debate", prompt)
         return await _finish(engine, question, self, rounds, engine.panel_merger() if self.merge else None)
@@ -312,19 +342,29 @@ async def _rounds(
     """Round 1 (the panel's analyses: ORCH's calls), then rounds 2..``count``, where agent ``slot``
     answers ``prompt(slot, previous round)``; every round in panel order."""
     n = len(engine.panel.agents)
-    rounds: list[list[AgentRecord]] = [await gather([lambda s=s: engine.analyse(question, s) for s in range(n)])]  # type: ignore[misc]
+    rounds: list[list[AgentRecord]] = [
+        await gather([lambda s=s: engine.analyse(question, s) for s in range(n)])
+    ]  # type: ignore[misc]
     for j in range(2, count + 1):
         prev = rounds[-1]
         rounds.append(
             await gather(  # type: ignore[misc]
-                [lambda s=s, j=j, prev=prev: engine.reanalyse(question, s, prompt(s, prev), f"{role}{j}", j) for s in range(n)]
+                [
+                    lambda s=s, j=j, prev=prev: engine.reanalyse(
+                        question, s, prompt(s, prev), f"{role}{j}", j
+                    )
+                    for s in range(n)
+                ]
             )
         )
     return rounds
 
 
 async def _finish(
-    engine: Orchestrator, question: Question, method: _Method, rounds: list[list[AgentRecord]],
+    engine: Orchestrator,
+    question: Question,
+    method: _Method,
+    rounds: list[list[AgentRecord]],
     merger: MergerCall | None,
 ) -> Decision:
     """The fixed chain after the last round (the merger, if any, reads it; then the majority of the
@@ -332,8 +372,16 @@ async def _finish(
     votes = [[r.answer for r in layer] for layer in reversed(rounds)]
     final, decided_by, merge, notes = await engine.conclude(question, rounds[-1], votes, merger)
     return engine.make_decision(
-        question, final, decided_by, rounds[0], majority_vote(votes[0]), merge=merge, rounds=rounds[1:],
-        notes=notes, method=method.method, method_params=method.params(),
+        question,
+        final,
+        decided_by,
+        rounds[0],
+        majority_vote(votes[0]),
+        merge=merge,
+        rounds=rounds[1:],
+        notes=notes,
+        method=method.method,
+        method_params=method.params(),
     )
 
 
@@ -343,7 +391,11 @@ Method = Annotated[Orch | SelfConsistency | SelfMoA | MoA | Debate, Field(discri
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Method)
 
 _CLASSES: dict[str, type[_Method]] = {
-    "orch": Orch, "self_consistency": SelfConsistency, "self_moa": SelfMoA, "moa": MoA, "debate": Debate,
+    "orch": Orch,
+    "self_consistency": SelfConsistency,
+    "self_moa": SelfMoA,
+    "moa": MoA,
+    "debate": Debate,
 }
 
 
@@ -388,4 +440,3 @@ def _coerce(value: Any) -> Any:
     """Text arguments stripped; pydantic reads numbers and true/false words (the same words as
     :func:`orch_eval.core.coerce.as_bool`) from them."""
     return value.strip() if isinstance(value, str) else value
-

@@ -23,18 +23,43 @@ from orch_eval.core.yamlio import read_yaml
 
 PRESET_DIRS_ENV = "ORCH_EVAL_PRESETS"
 
-TRANSPORT_CONFIG = frozenset({
-    "max_connections", "adaptive_connections", "max_retries", "timeout", "attempt_timeout", "stream_idle_timeout",
-    "batch",
-})
+TRANSPORT_CONFIG = frozenset(
+    {
+        "max_connections",
+        "adaptive_connections",
+        "max_retries",
+        "timeout",
+        "attempt_timeout",
+        "stream_idle_timeout",
+        "batch",
+    }
+)
 """``GenerateConfig`` fields of a slot that decide how a request travels, not what it returns (Inspect
 leaves them out of its own cache key too): not part of the panel digest."""
 
-OPENAI_CLIENT_PROVIDERS = frozenset({
-    "openai", "openai-api", "openai-api-completions", "vllm", "vllm-completions", "sglang", "together",
-    "fireworks", "moonshot", "meta", "litellm-proxy", "deepseek", "sambanova", "ollama", "openrouter",
-    "perplexity", "llama-cpp-python", "cloudflare", "hf-inference-providers",
-})
+OPENAI_CLIENT_PROVIDERS = frozenset(
+    {
+        "openai",
+        "openai-api",
+        "openai-api-completions",
+        "vllm",
+        "vllm-completions",
+        "sglang",
+        "together",
+        "fireworks",
+        "moonshot",
+        "meta",
+        "litellm-proxy",
+        "deepseek",
+        "sambanova",
+        "ollama",
+        "openrouter",
+        "perplexity",
+        "llama-cpp-python",
+        "cloudflare",
+        "hf-inference-providers",
+    }
+)
 """Inspect providers built on the ``openai`` client package (``validate_openai_client`` in Inspect's
 ``model/_providers/providers.py``): served models (``openai-api/``, ``vllm/``, ``sglang/``) among them."""
 
@@ -195,9 +220,13 @@ class Panel(BaseModel):
                 f"min_analyses={self.min_analyses} exceeds the number of agents ({len(self.agents)})"
             )
         if self.dispatcher is not None and self.dispatcher >= len(self.agents):
-            raise ValueError(f"dispatcher={self.dispatcher} is not an agent slot (the panel has {len(self.agents)} agents)")
+            raise ValueError(
+                f"dispatcher={self.dispatcher} is not an agent slot (the panel has {len(self.agents)} agents)"
+            )
         if self.dispatch and self.router is not None and self.router.enabled and self.router.shadow:
-            raise ValueError("dispatch does not combine with the router's shadow mode (its analyses are made before routing)")
+            raise ValueError(
+                "dispatch does not combine with the router's shadow mode (its analyses are made before routing)"
+            )
         if self.dispatcher is not None and not self.dispatch:
             raise ValueError("dispatcher is set but dispatch is false: set dispatch: true to decompose")
         return self
@@ -228,7 +257,11 @@ class Panel(BaseModel):
             "completion_step": self.completion_step,
             "router": None if self.router is None or not self.router.enabled else self.router.identity(),
             # only when on / not the default, so that digests (and cache scopes) of other panels are unchanged
-            **({"dispatch": {"dispatcher": self.dispatcher, "budget": self.budgets.dispatch}} if self.dispatch else {}),
+            **(
+                {"dispatch": {"dispatcher": self.dispatcher, "budget": self.budgets.dispatch}}
+                if self.dispatch
+                else {}
+            ),
             **({"merge_style": self.merge_style} if self.merge_style != "judge" else {}),
         }
 
@@ -314,7 +347,9 @@ def _normalise_slot(value: Any) -> Any:
 def validate_panel(data: Any, source: str) -> Panel:
     """Validate raw panel data, turning pydantic errors into one readable message."""
     if not isinstance(data, dict):
-        raise OrchConfigError(f"{source}: a panel must be a mapping with 'agents' (and 'merger'), got {type(data).__name__}")
+        raise OrchConfigError(
+            f"{source}: a panel must be a mapping with 'agents' (and 'merger'), got {type(data).__name__}"
+        )
     data = dict(data)
     if isinstance(data.get("agents"), list):
         data["agents"] = [_normalise_slot(a) for a in data["agents"]]

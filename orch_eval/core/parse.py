@@ -90,9 +90,7 @@ _LETTER = r"""
 )
 """
 
-_ANSWER_LINE = re.compile(
-    r"^[\s>#*_\-]*(?i:(?:final|correct)\s+)?(?i:answer)\s*[*_]*\s*[:：]", re.MULTILINE
-)
+_ANSWER_LINE = re.compile(r"^[\s>#*_\-]*(?i:(?:final|correct)\s+)?(?i:answer)\s*[*_]*\s*[:：]", re.MULTILINE)
 _ANSWER_LINE_LETTER = re.compile(
     r"^[\s>#*_\-]*(?i:(?:final|correct)\s+)?(?i:answer)\s*[*_]*\s*[:：][\s*_]*"
     r"(?i:(?:option|choice|letter)\s+)?" + _LETTER,
@@ -109,7 +107,8 @@ _BOXED_LETTER = re.compile(
     r"(?P<letter>[A-Za-z])\s*[)\]]?\s*(?:[.:)][^}]*)?\}"
 )
 _LEADING_OPTION = re.compile(
-    r"^[\s*_#>]*(?:" r"[(\[]\s*(?P<bracketed>[A-Za-z])\s*[)\]]"
+    r"^[\s*_#>]*(?:"
+    r"[(\[]\s*(?P<bracketed>[A-Za-z])\s*[)\]]"
     r"|(?P<upper>[A-Z])[*_]*(?:\s*$|\s*[.):](?!\d)|\s+[-–—]\s)"
     r"|(?P<lower>[a-z])(?:\s*$|\))"
     r")",

@@ -46,7 +46,9 @@ def format_options(question: Question) -> str:
     """Options as ``A) text`` lines (nothing when the stem already shows them)."""
     if question.options_in_stem:
         return ""
-    return "\n".join(f"{letter}) {text}" for letter, text in zip(question.letters, question.options or [], strict=True))
+    return "\n".join(
+        f"{letter}) {text}" for letter, text in zip(question.letters, question.options or [], strict=True)
+    )
 
 
 def _lens_line(question: Question, lens: str | None) -> str:
@@ -166,7 +168,9 @@ def quoted_blocks(analyses: Sequence[tuple[str, str | None, str]], fill_empty: b
     for label, answer, text in analyses:
         shown = answer if answer is not None else "none stated"
         body = "(this analyst produced no analysis)" if fill_empty and not text.strip() else text
-        blocks.append(f"=== {label} (proposed answer: {shown}) ===\n{neutralise(body)}\n=== end of {label} ===")
+        blocks.append(
+            f"=== {label} (proposed answer: {shown}) ===\n{neutralise(body)}\n=== end of {label} ==="
+        )
     return "\n\n".join(blocks)
 
 

@@ -17,7 +17,9 @@ from orch_eval.core.errors import OrchConfigError
 
 __all__ = ["SizeKind", "check_size", "parse_size", "size_problem"]
 
-SizeKind = Literal["positive_int", "non_negative_int", "positive_number", "non_negative_number", "probability"]
+SizeKind = Literal[
+    "positive_int", "non_negative_int", "positive_number", "non_negative_number", "probability"
+]
 
 N = TypeVar("N", int, float)
 

@@ -24,11 +24,23 @@ from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.prompts import MergeStyle
 from orch_eval.core.yamlio import read_yaml
 
-LM_EVAL_ARGS = frozenset({"num_fewshot", "apply_chat_template", "fewshot_as_multiturn", "system_instruction", "gen_kwargs"})
+LM_EVAL_ARGS = frozenset(
+    {"num_fewshot", "apply_chat_template", "fewshot_as_multiturn", "system_instruction", "gen_kwargs"}
+)
 """``task_args`` an lm-eval benchmark may set: passed to ``simple_evaluate`` unchanged."""
 
 
-SYSTEM_KINDS = ("orch", "dispatch", "single", "majority", "direct", "self_consistency", "self_moa", "moa", "debate")
+SYSTEM_KINDS = (
+    "orch",
+    "dispatch",
+    "single",
+    "majority",
+    "direct",
+    "self_consistency",
+    "self_moa",
+    "moa",
+    "debate",
+)
 METHOD_KINDS = ("self_consistency", "self_moa", "moa", "debate")
 """The methods beside ORCH (orch_eval.core.methods)."""
 SHORTHANDS: dict[str, dict[str, Any]] = {
@@ -116,12 +128,16 @@ class BenchmarkSpec(BaseModel):
         if self.harness != "lm_eval":
             return self
         if self.items.n is None and self.items.ids is None:
-            raise ValueError("an lm-eval benchmark takes items.n (order: first or seeded) or items.ids (document indices)")
+            raise ValueError(
+                "an lm-eval benchmark takes items.n (order: first or seeded) or items.ids (document indices)"
+            )
         if self.items.n_options is not None or self.items.group_by is not None:
             raise ValueError("items.n_options and items.group_by apply to Inspect benchmarks only")
         unknown = sorted(set(self.task_args) - LM_EVAL_ARGS)
         if unknown:
-            raise ValueError(f"task_args {unknown} are not lm-eval arguments the runner passes ({', '.join(sorted(LM_EVAL_ARGS))})")
+            raise ValueError(
+                f"task_args {unknown} are not lm-eval arguments the runner passes ({', '.join(sorted(LM_EVAL_ARGS))})"
+            )
         return self
 
     @property
@@ -144,7 +160,9 @@ class SystemSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["orch", "single", "majority", "direct", "dispatch", "self_consistency", "self_moa", "moa", "debate"]
+    kind: Literal[
+        "orch", "single", "majority", "direct", "dispatch", "self_consistency", "self_moa", "moa", "debate"
+    ]
     name: str | None = None
     """Name in the report (default: orch, majority, single:<agent label>, direct:<agent label>,
     sc<k>:<agent label>, self_moa<k>:<agent label>, moa<layers>, debate<rounds>)."""
@@ -186,29 +204,48 @@ class SystemSpec(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> SystemSpec:
         merged = ("orch", "dispatch")
-        if self.kind not in merged and (self.router is not None or self.top_k is not None or self.router_state):
+        if self.kind not in merged and (
+            self.router is not None or self.top_k is not None or self.router_state
+        ):
             raise ValueError("router settings only apply to kinds 'orch' and 'dispatch'")
         merging = (*merged, "self_moa", "moa", "debate")
-        if self.kind not in merging and any(f is not None for f in (self.anonymise, self.min_analyses,
-                                                                     self.merge_style, self.merge_budget)):
-            raise ValueError("anonymise/min_analyses/merge_style/merge_budget only apply to kinds that merge "
-                             f"({', '.join(merging)})")
+        if self.kind not in merging and any(
+            f is not None for f in (self.anonymise, self.min_analyses, self.merge_style, self.merge_budget)
+        ):
+            raise ValueError(
+                "anonymise/min_analyses/merge_style/merge_budget only apply to kinds that merge "
+                f"({', '.join(merging)})"
+            )
         if self.merger is not None and self.kind not in (*merged, "self_moa", "moa", "debate"):
             raise ValueError("'merger' only applies to kinds orch, dispatch, self_moa, moa and debate")
         if self.kind != "dispatch" and self.dispatcher is not None:
             raise ValueError("'dispatcher' only applies to kind 'dispatch'")
         if self.kind in (*merged, "majority", "moa", "debate") and self.agent is not None:
-            raise ValueError("'agent' applies to single/direct/self_consistency/self_moa; use 'agents' for a sub-panel")
-        own = {"self_consistency": ("k", "temperature"), "self_moa": ("k", "temperature"),
-               "moa": ("layers",), "debate": ("rounds", "merge")}.get(self.kind, ())
-        wrong = [f for f in ("k", "temperature", "layers", "rounds", "merge") if f not in own and getattr(self, f) is not None]
+            raise ValueError(
+                "'agent' applies to single/direct/self_consistency/self_moa; use 'agents' for a sub-panel"
+            )
+        own = {
+            "self_consistency": ("k", "temperature"),
+            "self_moa": ("k", "temperature"),
+            "moa": ("layers",),
+            "debate": ("rounds", "merge"),
+        }.get(self.kind, ())
+        wrong = [
+            f
+            for f in ("k", "temperature", "layers", "rounds", "merge")
+            if f not in own and getattr(self, f) is not None
+        ]
         if wrong:
             raise ValueError(f"{', '.join(wrong)} do not apply to kind {self.kind!r}")
         return self
 
     def method_params(self) -> dict[str, Any]:
         """The method arguments this system sets (kinds of orch_eval.core.methods)."""
-        return {f: getattr(self, f) for f in ("k", "temperature", "layers", "rounds", "merge") if getattr(self, f) is not None}
+        return {
+            f: getattr(self, f)
+            for f in ("k", "temperature", "layers", "rounds", "merge")
+            if getattr(self, f) is not None
+        }
 
 
 class ReportSpec(BaseModel):
@@ -255,7 +292,9 @@ class Experiment(BaseModel):
         for s in v:
             if isinstance(s, str):
                 if s not in SHORTHANDS:
-                    raise ValueError(f"unknown system {s!r}; shorthands: {', '.join(SHORTHANDS)} (or a mapping with kind:)")
+                    raise ValueError(
+                        f"unknown system {s!r}; shorthands: {', '.join(SHORTHANDS)} (or a mapping with kind:)"
+                    )
                 out.append(dict(SHORTHANDS[s]))
             else:
                 out.append(s)
@@ -272,12 +311,18 @@ def _format_errors(ex: ValidationError, source: str) -> str:
         field = ".".join(str(p) for p in err["loc"]) or "(experiment)"
         msg = err["msg"].removeprefix("Value error, ")
         lines.append(f"  - {field}: {msg}")
-    return f"invalid experiment in {source}:\n" + "\n".join(lines) + "\nSee experiments/*.yaml and docs/experiments.md."
+    return (
+        f"invalid experiment in {source}:\n"
+        + "\n".join(lines)
+        + "\nSee experiments/*.yaml and docs/experiments.md."
+    )
 
 
 def validate_experiment(data: Any, source: str = "experiment mapping") -> Experiment:
     if not isinstance(data, dict):
-        raise OrchConfigError(f"{source}: an experiment must be a mapping (name, panel, benchmarks, systems, reference)")
+        raise OrchConfigError(
+            f"{source}: an experiment must be a mapping (name, panel, benchmarks, systems, reference)"
+        )
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as ex:
@@ -298,7 +343,10 @@ def load_experiment(spec: str | Path | dict[str, Any] | Experiment) -> Experimen
         from orch_eval.core.panel import packaged_presets
 
         packaged = packaged_presets("orch_eval.presets.experiments")
-        for cand in (Path("experiments") / f"{spec}.yaml", *([packaged / f"{spec}.yaml"] if packaged else [])):
+        for cand in (
+            Path("experiments") / f"{spec}.yaml",
+            *([packaged / f"{spec}.yaml"] if packaged else []),
+        ):
             if cand.is_file():
                 path = cand
                 break

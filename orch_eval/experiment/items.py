@@ -92,7 +92,9 @@ def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> Benchmar
         chosen = [x for x in samples if str(x.id) in wanted]
     elif items.n is not None:
         if items.n > len(samples):
-            raise OrchConfigError(f"benchmark {spec.task}: items.n={items.n} exceeds the dataset ({len(samples)} items)")
+            raise OrchConfigError(
+                f"benchmark {spec.task}: items.n={items.n} exceeds the dataset ({len(samples)} items)"
+            )
         if items.order == "first":
             chosen = samples[: items.n]
         else:
@@ -103,7 +105,9 @@ def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> Benchmar
         for i, x in enumerate(samples):
             g = (x.metadata or {}).get(key)
             if g is None:
-                raise OrchConfigError(f"benchmark {spec.task}: item {x.id} has no {key!r} metadata to stratify by")
+                raise OrchConfigError(
+                    f"benchmark {spec.task}: item {x.id} has no {key!r} metadata to stratify by"
+                )
             strata[str(g)].append(i)
         per = items.per_group
         assert per is not None
@@ -125,7 +129,9 @@ def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> Benchmar
         pick: set[int] = set()  # type: ignore[no-redef]
         for g in names:
             if len(strata[g]) < per:
-                raise OrchConfigError(f"benchmark {spec.task}: {key} {g!r} has only {len(strata[g])} items (< {per})")
+                raise OrchConfigError(
+                    f"benchmark {spec.task}: {key} {g!r} has only {len(strata[g])} items (< {per})"
+                )
             pick |= set(random.Random(f"{s}:{spec.task}:{g}").sample(strata[g], per))
         chosen = [x for i, x in enumerate(samples) if i in pick]
     if limit is not None:
@@ -159,7 +165,9 @@ def _docs(task: str) -> tuple[Any, ...]:
     try:
         tasks = get_task_dict([task], TaskManager())
     except Exception as ex:  # noqa: BLE001 - lm-eval raises several kinds for unknown names
-        raise OrchConfigError(f"lm-eval task {task!r} could not be loaded: {type(ex).__name__}: {ex}") from None
+        raise OrchConfigError(
+            f"lm-eval task {task!r} could not be loaded: {type(ex).__name__}: {ex}"
+        ) from None
     obj = next(iter(tasks.values()))
     if isinstance(obj, dict):
         raise OrchConfigError(
@@ -199,7 +207,9 @@ def select_lm_eval(spec: BenchmarkSpec, seed: int, limit: int | None) -> Benchma
         try:
             wanted = sorted({int(i) for i in items.ids})
         except ValueError:
-            raise OrchConfigError(f"{where}: items.ids of an lm-eval task are document indices (integers)") from None
+            raise OrchConfigError(
+                f"{where}: items.ids of an lm-eval task are document indices (integers)"
+            ) from None
         bad = [i for i in wanted if not 0 <= i < len(docs)]
         if bad:
             raise OrchConfigError(f"{where}: document indices {bad[:5]} are outside 0..{len(docs) - 1}")

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from orch_eval.experiment.plan import Plan, SystemPlan
 
 DONE_FILE = "done.json"
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name)
 
@@ -101,7 +103,9 @@ def run(plan: Plan, system: SystemPlan, bench: BenchmarkItems) -> str:
     tracker.save_results_samples(task_name=bench.spec.task, samples=samples[bench.spec.task])
     found = sorted(directory.rglob(f"samples_{bench.spec.task}_{tracker.date_id}.jsonl"))
     if not found:
-        raise OrchConfigError(f"{system.name} on {bench.short}: lm-eval wrote no samples file under {directory}")
+        raise OrchConfigError(
+            f"{system.name} on {bench.short}: lm-eval wrote no samples file under {directory}"
+        )
     marker = {**_marker(plan, system, bench), "samples": str(found[-1].relative_to(directory))}
     write_text_atomic(directory / DONE_FILE, json.dumps(marker, indent=2))
     return str(found[-1])

@@ -166,7 +166,9 @@ def _sub_panel(base: Panel, spec: SystemSpec, where: str) -> Panel:
     if spec.agents is not None:
         slots = list(range(spec.agents)) if isinstance(spec.agents, int) else list(spec.agents)
         if not slots or any(not 0 <= s < len(base.agents) for s in slots) or len(set(slots)) != len(slots):
-            raise OrchConfigError(f"{where}: agents={spec.agents} does not fit a panel of {len(base.agents)} agents")
+            raise OrchConfigError(
+                f"{where}: agents={spec.agents} does not fit a panel of {len(base.agents)} agents"
+            )
         # keep each agent's lens as resolved in the full panel (so analyses stay comparable)
         data["agents"] = [dict(data["agents"][s], lens=base.lens_of(s)) for s in slots]
         data["lenses"] = "none"
@@ -190,9 +192,15 @@ def _sub_panel(base: Panel, spec: SystemSpec, where: str) -> Panel:
         data["dispatch"], data["dispatcher"] = False, None
     if spec.kind in METHOD_KINDS:  # every agent answers: no router
         data["router"] = None
-    if spec.kind in ("orch", "dispatch") and (spec.router is not None or spec.top_k is not None or spec.router_state):
+    if spec.kind in ("orch", "dispatch") and (
+        spec.router is not None or spec.top_k is not None or spec.router_state
+    ):
         try:
-            cfg = coerce_router(spec.router) if spec.router is not None else (base.router or coerce_router("on"))
+            cfg = (
+                coerce_router(spec.router)
+                if spec.router is not None
+                else (base.router or coerce_router("on"))
+            )
         except ValueError as ex:
             raise OrchConfigError(f"{where}: router: {ex}") from None
         if cfg is not None:
@@ -217,13 +225,23 @@ def expand_systems(exp: Experiment, panel: Panel) -> list[SystemPlan]:
             slots = [spec.agent] if spec.agent is not None else list(range(len(sub.agents)))
             for s in slots:
                 if s >= len(sub.agents):
-                    raise OrchConfigError(f"{where}: agent={s} is out of range (the panel has {len(sub.agents)} agents)")
-                prefix = {"self_consistency": f"sc{spec.k or 5}", "self_moa": f"self_moa{spec.k or 5}"}.get(spec.kind, spec.kind)
+                    raise OrchConfigError(
+                        f"{where}: agent={s} is out of range (the panel has {len(sub.agents)} agents)"
+                    )
+                prefix = {"self_consistency": f"sc{spec.k or 5}", "self_moa": f"self_moa{spec.k or 5}"}.get(
+                    spec.kind, spec.kind
+                )
                 default = f"{prefix}:{sub.agents[s].label}"
-                name = spec.name if spec.name and len(slots) == 1 else (f"{spec.name}:{sub.agents[s].label}" if spec.name else default)
+                name = (
+                    spec.name
+                    if spec.name and len(slots) == 1
+                    else (f"{spec.name}:{sub.agents[s].label}" if spec.name else default)
+                )
                 out.append(SystemPlan(name, spec.kind, sub, slot=s, spec=spec))
         else:
-            default = {"moa": f"moa{spec.layers or 2}", "debate": f"debate{spec.rounds or 2}"}.get(spec.kind, spec.kind)
+            default = {"moa": f"moa{spec.layers or 2}", "debate": f"debate{spec.rounds or 2}"}.get(
+                spec.kind, spec.kind
+            )
             name = spec.name or default  # orch, dispatch, majority, moa<layers>, debate<rounds>
             out.append(SystemPlan(name, spec.kind, sub, spec=spec))
     for s in out:  # a method that does not fit its panel fails here, before any call
@@ -235,13 +253,18 @@ def expand_systems(exp: Experiment, panel: Panel) -> list[SystemPlan]:
     names = [s.name for s in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise OrchConfigError(f"{exp.source or 'experiment'}: systems: duplicate system names {dup}; give them 'name:'")
+        raise OrchConfigError(
+            f"{exp.source or 'experiment'}: systems: duplicate system names {dup}; give them 'name:'"
+        )
     # derivation: single/majority on the full panel come from the base ORCH system's Decisions
     base = next(
         (
             s
             for s in out
-            if s.kind == "orch" and s.panel.router is None and not s.panel.dispatch and s.panel.digest() == panel.digest()
+            if s.kind == "orch"
+            and s.panel.router is None
+            and not s.panel.dispatch
+            and s.panel.digest() == panel.digest()
         ),
         None,
     )
@@ -249,9 +272,9 @@ def expand_systems(exp: Experiment, panel: Panel) -> list[SystemPlan]:
         for s in out:
             if s.spec is None or not s.spec.derive or s.kind not in ("single", "majority"):
                 continue
-            same_agents = [a.identity() for a in s.panel.agents] == [a.identity() for a in panel.agents] and all(
-                s.panel.agent_digest(k) == panel.agent_digest(k) for k in range(len(panel.agents))
-            )
+            same_agents = [a.identity() for a in s.panel.agents] == [
+                a.identity() for a in panel.agents
+            ] and all(s.panel.agent_digest(k) == panel.agent_digest(k) for k in range(len(panel.agents)))
             if same_agents:
                 s.derived_from = base.name
     return out
@@ -404,8 +427,12 @@ def _count_calls(e: Estimate, s: SystemPlan, b: BenchmarkItems, seen: set[tuple[
     def analyses(q: Question, iid: Any) -> None:
         """The panel's first-round analyses (ORCH's calls)."""
         for k in range(len(p.agents)):
-            add(("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy), p.agents[k].model_name,
-                _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
+            add(
+                ("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy),
+                p.agents[k].model_name,
+                _tok(analysis_prompt(q, p.lens_of(k))),
+                _budget(p, k, q),
+            )
 
     def rounds(q: Question, iid: Any, role: str, count: int) -> None:
         """MoA layers / debate rounds 2..count: each prompt holds the previous round."""
@@ -417,7 +444,9 @@ def _count_calls(e: Estimate, s: SystemPlan, b: BenchmarkItems, seen: set[tuple[
                 tin = _tok(refine_prompt(q, shown, p.lens_of(k))) + sum(_budget(p, m, q) for m in range(n))
                 add((role, j, k, agents, b.short, str(iid)), p.agents[k].model_name, tin, _budget(p, k, q))
 
-    def merge(q: Question, iid: Any, key: tuple[Any, ...], model: str, analyses_shown: int, budget: int) -> None:
+    def merge(
+        q: Question, iid: Any, key: tuple[Any, ...], model: str, analyses_shown: int, budget: int
+    ) -> None:
         shown = [(f"Analyst {k + 1}", None, "") for k in range(analyses_shown)]
         tin = _tok(merge_prompt(q, shown, p.merge_style)) + analyses_shown * budget
         add((*key, b.short, str(iid)), model, tin, p.budgets.merge)
@@ -429,8 +458,20 @@ def _count_calls(e: Estimate, s: SystemPlan, b: BenchmarkItems, seen: set[tuple[
             if s.kind in ("self_consistency", "self_moa"):
                 slot = m.agent
                 for i in range(m.k):
-                    add(("analysis", slot, p.agent_digest(slot), b.short, str(iid), float(m.temperature), p.seed + i),
-                        p.agents[slot].model_name, _tok(analysis_prompt(q, p.lens_of(slot))), _budget(p, slot, q))
+                    add(
+                        (
+                            "analysis",
+                            slot,
+                            p.agent_digest(slot),
+                            b.short,
+                            str(iid),
+                            float(m.temperature),
+                            p.seed + i,
+                        ),
+                        p.agents[slot].model_name,
+                        _tok(analysis_prompt(q, p.lens_of(slot))),
+                        _budget(p, slot, q),
+                    )
                 if s.kind == "self_moa":
                     spec = m.merger_call_spec(p)
                     merge(q, iid, ("self_moa_merge", m.digest(p)), spec.model_name, m.k, _budget(p, slot, q))
@@ -451,8 +492,12 @@ def _count_calls(e: Estimate, s: SystemPlan, b: BenchmarkItems, seen: set[tuple[
                 d = p.dispatcher if p.dispatcher is not None else 0
                 if routed:
                     e.upper_bound = True  # the router's top agent dispatches
-                add(("dispatch", d, p.agent_digest(d), n, b.short, str(iid)), p.agents[d].model_name,
-                    _tok(dispatch_prompt(q, n)), p.budgets.dispatch)
+                add(
+                    ("dispatch", d, p.agent_digest(d), n, b.short, str(iid)),
+                    p.agents[d].model_name,
+                    _tok(dispatch_prompt(q, n)),
+                    p.budgets.dispatch,
+                )
             # focused analyses depend on the dispatcher's sub-questions: their own entries
             scope = ("analysis-focused", p.digest()) if p.dispatch else ("analysis",)
             keys = [(*scope, k, p.agent_digest(k), b.short, str(iid), *greedy) for k in range(n)]
@@ -460,22 +505,36 @@ def _count_calls(e: Estimate, s: SystemPlan, b: BenchmarkItems, seen: set[tuple[
                 e.upper_bound = True  # which agents the router consults is decided at run time
             for k, key in enumerate(keys):
                 focus = "x" * 80 if p.dispatch else None  # a typical sub-question's length
-                add(key, p.agents[k].model_name, _tok(analysis_prompt(q, p.lens_of(k), focus)), _budget(p, k, q))
+                add(
+                    key,
+                    p.agents[k].model_name,
+                    _tok(analysis_prompt(q, p.lens_of(k), focus)),
+                    _budget(p, k, q),
+                )
             if s.kind in ("orch", "dispatch") and p.merger is not None:
                 shown = [(f"Analyst {k + 1}", None, "") for k in range(n)]
                 tin = _tok(merge_prompt(q, shown, p.merge_style)) + sum(_budget(p, k, q) for k in range(n))
                 add(("merge", p.digest(), b.short, str(iid)), p.merger.model_name, tin, p.budgets.merge)
         elif s.kind == "single":
             k = s.slot or 0
-            add(("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy), p.agents[k].model_name,
-                _tok(analysis_prompt(q, p.lens_of(k))), _budget(p, k, q))
+            add(
+                ("analysis", k, p.agent_digest(k), b.short, str(iid), *greedy),
+                p.agents[k].model_name,
+                _tok(analysis_prompt(q, p.lens_of(k))),
+                _budget(p, k, q),
+            )
         else:
             k = s.slot or 0
-            add(("direct", k, p.agent_digest(k), b.short, str(iid)), p.agents[k].model_name,
-                _tok(direct_prompt(q)), p.agents[k].max_tokens or p.budgets.direct)
+            add(
+                ("direct", k, p.agent_digest(k), b.short, str(iid)),
+                p.agents[k].model_name,
+                _tok(direct_prompt(q)),
+                p.agents[k].max_tokens or p.budgets.direct,
+            )
     if routed:
         e.note = (
-            "upper bound: the router consults a subset of the agents" if e.upper_bound
+            "upper bound: the router consults a subset of the agents"
+            if e.upper_bound
             else "analyses reused from an earlier system; merges only"
         )
     elif e.calls == 0:
@@ -515,5 +574,7 @@ def format_estimate(plan: Plan, rows: list[Estimate]) -> str:
             per_model[m] = per_model.get(m, 0) + c
     lines.append("Calls per model: " + ", ".join(f"{m}: {c}" for m, c in per_model.items()))
     if plan.experiment.cost_limit is not None and total_cost > plan.experiment.cost_limit:
-        lines.append(f"Note: the estimate exceeds cost_limit={plan.experiment.cost_limit} {cur}; the run will stop early.")
+        lines.append(
+            f"Note: the estimate exceeds cost_limit={plan.experiment.cost_limit} {cur}; the run will stop early."
+        )
     return "\n".join(lines)

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from orch_eval.experiment.runner import ExperimentResult
 
 
-def _load_benchmark(plan: Plan, logs: dict[tuple[str, str], str | list[str]], bench: str) -> tuple[LoadedSystems, list[str]]:
+def _load_benchmark(
+    plan: Plan, logs: dict[tuple[str, str], str | list[str]], bench: str
+) -> tuple[LoadedSystems, list[str]]:
     notes: list[str] = []
     loaded_logs: list[LoadedLog] = []
     systems: dict[str, SystemData] = {}
@@ -89,7 +91,9 @@ def _built(plan: Plan, loaded: LoadedSystems, notes: list[str], intersect: bool,
     names = list(loaded.systems)
     reference = plan.reference if plan.reference in names else None
     if plan.reference is not None and reference is None:
-        notes.append(f"the declared reference {plan.reference!r} has no results: all pairs are compared instead")
+        notes.append(
+            f"the declared reference {plan.reference!r} has no results: all pairs are compared instead"
+        )
     return analyse(
         loaded,
         reference=reference,
@@ -111,7 +115,9 @@ def _pooled(plan: Plan, per_bench: dict[str, LoadedSystems]) -> LoadedSystems | 
     """All benchmarks as one item set (ids prefixed by benchmark), systems present everywhere."""
     if len(per_bench) < 2:
         return None
-    common = [n for n in next(iter(per_bench.values())).systems if all(n in ls.systems for ls in per_bench.values())]
+    common = [
+        n for n in next(iter(per_bench.values())).systems if all(n in ls.systems for ls in per_bench.values())
+    ]
     if len(common) < 2:
         return None
     systems: dict[str, SystemData] = {}
@@ -124,8 +130,14 @@ def _pooled(plan: Plan, per_bench: dict[str, LoadedSystems]) -> LoadedSystems | 
             correct.update({f"{bench}/{i}": v for i, v in sd.correct.items()})
             for f in _PER_ITEM:
                 mine, theirs = per_item[f], getattr(sd, f)
-                per_item[f] = None if mine is None or theirs is None else {**mine, **{f"{bench}/{i}": v for i, v in theirs.items()}}
-        systems[n] = SystemData(n, per_bench[next(iter(per_bench))].systems[n].kind, correct, "pooled", **per_item)
+                per_item[f] = (
+                    None
+                    if mine is None or theirs is None
+                    else {**mine, **{f"{bench}/{i}": v for i, v in theirs.items()}}
+                )
+        systems[n] = SystemData(
+            n, per_bench[next(iter(per_bench))].systems[n].kind, correct, "pooled", **per_item
+        )
     for bench, ls in per_bench.items():
         ids = next(iter(ls.systems.values())).correct
         for i in ids:
@@ -144,13 +156,17 @@ def write_report(plan: Plan, result: ExperimentResult) -> tuple[dict[str, Any], 
     for b in plan.benchmarks:
         loaded, notes = _load_benchmark(plan, result.logs, b.short)
         if len(loaded.systems) < 2:
-            sections.append((b.short, None, notes + [f"fewer than two systems have results for {b.short}: no comparison"]))
+            sections.append(
+                (b.short, None, notes + [f"fewer than two systems have results for {b.short}: no comparison"])
+            )
             continue
         per_bench[b.short] = loaded
         sections.append((b.short, _built(plan, loaded, notes, False, b.short), []))
     pooled = _pooled(plan, per_bench)
     if pooled is not None:
-        sections.append(("all benchmarks (pooled)", _built(plan, pooled, [], False, "all benchmarks (pooled)"), []))
+        sections.append(
+            ("all benchmarks (pooled)", _built(plan, pooled, [], False, "all benchmarks (pooled)"), [])
+        )
 
     md = [f"# Experiment {plan.experiment.name}", ""]
     if plan.experiment.description:
@@ -161,7 +177,8 @@ def write_report(plan: Plan, result: ExperimentResult) -> tuple[dict[str, Any], 
         f"{result.cost:.4f} {plan.panel.currency}",
         f"* reference (declared in {plan.experiment.source or 'the experiment'}): {plan.reference}",
         "* items: " + "; ".join(f"{b.short}: {len(b.ids)}" for b in plan.benchmarks),
-        "* systems: " + ", ".join(
+        "* systems: "
+        + ", ".join(
             s.name + (f" (from {s.derived_from}'s Decisions)" if s.derived_from else "") for s in plan.systems
         ),
         "",

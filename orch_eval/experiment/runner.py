@@ -166,7 +166,7 @@ def _find_inspect_logs(plan: Plan, shard: tuple[int, int] | None) -> dict[tuple[
 
 
 def _local(uri: str) -> str:
-    return uri[len("file://"):] if uri.startswith("file://") else uri
+    return uri[len("file://") :] if uri.startswith("file://") else uri
 
 
 def decision_cost(paths: list[str]) -> float:
@@ -199,7 +199,9 @@ def set_aside_interrupted_routed(plan: Plan) -> list[str]:
     decisions as an uninterrupted run. The old log is kept, renamed, for inspection."""
     from inspect_ai.log import list_eval_logs, read_eval_log
 
-    routed = {solver_digest(s) for s in plan.runnable if s.panel.router is not None and s.panel.router.enabled}
+    routed = {
+        solver_digest(s) for s in plan.runnable if s.panel.router is not None and s.panel.router.enabled
+    }
     if not routed or not plan.log_dir.is_dir():
         return []
     moved = []
@@ -215,8 +217,11 @@ def set_aside_interrupted_routed(plan: Plan) -> list[str]:
         target = path.with_name(path.name + INTERRUPTED_SUFFIX)
         path.replace(target)
         moved.append(str(target))
-        logger.warning("routed system %s: unfinished log set aside as %s (rerun from the start, cached)",
-                       meta.get("system"), target.name)
+        logger.warning(
+            "routed system %s: unfinished log set aside as %s (rerun from the start, cached)",
+            meta.get("system"),
+            target.name,
+        )
     return moved
 
 
@@ -282,7 +287,9 @@ def run_experiment(
     check_size("cost_limit", cost_limit, "positive_number")
     out = out or sys.stdout
     exp = load_experiment(experiment)
-    plan = build_plan(exp, log_dir=log_dir, limit=limit, shard=parse_shard(shard) if isinstance(shard, str) else shard)
+    plan = build_plan(
+        exp, log_dir=log_dir, limit=limit, shard=parse_shard(shard) if isinstance(shard, str) else shard
+    )
     rows = estimate(plan)
     if dry_run:
         print(format_estimate(plan, rows), file=out)
@@ -293,8 +300,11 @@ def run_experiment(
     limit_cost = cost_limit if cost_limit is not None else exp.cost_limit
     _check_manifest(plan)
     for moved in set_aside_interrupted_routed(plan):
-        print(f"orch-eval run: a routed system's unfinished log was set aside ({Path(moved).name}); "
-              "it reruns from its first item, finished items from the cache", file=out)
+        print(
+            f"orch-eval run: a routed system's unfinished log was set aside ({Path(moved).name}); "
+            "it reruns from its first item, finished items from the cache",
+            file=out,
+        )
     result = ExperimentResult(plan, "complete", estimate=rows)
     selectors = sample_selectors(plan)
     tasks: list[Any] = []
@@ -359,8 +369,11 @@ def run_experiment(
         everything = find_shard_logs(plan) if result.status == "complete" else None
         if everything is None:
             left = missing_shards(plan)
-            print(f"orch-eval run: shard {plan.shard_label} done; the report is written once every shard has "
-                  f"finished (waiting for {', '.join(left) or 'none'})", file=out)
+            print(
+                f"orch-eval run: shard {plan.shard_label} done; the report is written once every shard has "
+                f"finished (waiting for {', '.join(left) or 'none'})",
+                file=out,
+            )
             return result
         result.logs = everything  # type: ignore[assignment]
         result.cost = decision_cost([p for paths in everything.values() for p in paths])

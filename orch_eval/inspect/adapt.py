@@ -28,7 +28,11 @@ def _domain(metadata: dict[str, Any] | None) -> str | None:
 
 
 def question_of(
-    item_id: Any, text: str, choices: Sequence[str] | None, target: str | None, metadata: dict[str, Any] | None
+    item_id: Any,
+    text: str,
+    choices: Sequence[str] | None,
+    target: str | None,
+    metadata: dict[str, Any] | None,
 ) -> Question:
     """The engine Question of one Inspect sample: its input text as the stem, its choices (if
     any) as options, its target as gold (a letter for multiple choice, else the number), its
@@ -49,7 +53,9 @@ def question_from_state(state: TaskState) -> Question:
     the raw question (MMLU, MMLU-Pro, GSM8K); choices come from ``state.choices``.
     """
     target = state.target.text if state.target and state.target.target else None
-    choices = [c.value for c in state.choices] if state.choices is not None and len(state.choices) > 0 else None
+    choices = (
+        [c.value for c in state.choices] if state.choices is not None and len(state.choices) > 0 else None
+    )
     return question_of(state.sample_id, state.input_text, choices, target, state.metadata)
 
 

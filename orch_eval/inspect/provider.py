@@ -90,7 +90,9 @@ class OrchModel(ModelAPI):
             )
         if resolved.name is None:
             resolved = resolved.model_copy(update={"name": model_name})
-        return check_models(resolved, source=f"-M panel={panel}" if panel is not None else "-M agents=... / -M merger=...")
+        return check_models(
+            resolved, source=f"-M panel={panel}" if panel is not None else "-M agents=... / -M merger=..."
+        )
 
     def max_connections(self) -> int:
         # Throttling belongs to the agents' and merger's own providers.

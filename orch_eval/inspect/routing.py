@@ -78,7 +78,9 @@ def apply_router_args(panel: Panel, args: dict[str, Any]) -> Panel:
         if isinstance(value, str) and value.strip().lower() in ("on", "true", "yes", "1"):
             value = True
         try:
-            asked = coerce_router(value) if not isinstance(value, bool) else (RouterConfig() if value else None)
+            asked = (
+                coerce_router(value) if not isinstance(value, bool) else (RouterConfig() if value else None)
+            )
         except ValueError as ex:
             raise OrchConfigError(f"-S router={value!r}: {ex}") from None
         if asked is None:
@@ -162,7 +164,9 @@ class Routing:
         return router, index
 
 
-def build_run(panel: Panel, panel_digest: str, task: str, ids: Sequence[str], epochs: int) -> PrequentialRouter:
+def build_run(
+    panel: Panel, panel_digest: str, task: str, ids: Sequence[str], epochs: int
+) -> PrequentialRouter:
     """The router of one eval run: warm start (leakage-checked) or priors, then resume if asked."""
     cfg = panel.router
     assert cfg is not None
@@ -229,7 +233,9 @@ def build_run(panel: Panel, panel_digest: str, task: str, ids: Sequence[str], ep
 # ---- deciding one item ------------------------------------------------------------------------
 
 
-async def decide_routed(engine: Orchestrator, question: Question, state: TaskState, routing: Routing) -> Decision:
+async def decide_routed(
+    engine: Orchestrator, question: Question, state: TaskState, routing: Routing
+) -> Decision:
     """Decide one item with the panel's router (or without, when the panel has none)."""
     cfg = engine.panel.router
     if cfg is None or not cfg.enabled:
@@ -238,7 +244,9 @@ async def decide_routed(engine: Orchestrator, question: Question, state: TaskSta
     sid = str(state.sample_id)
     index = index_of.get((state.epoch, sid))
     if index is None:
-        raise OrchConfigError(f"router: sample {sid!r} (epoch {state.epoch}) is not in the eval's dataset order")
+        raise OrchConfigError(
+            f"router: sample {sid!r} (epoch {state.epoch}) is not in the eval's dataset order"
+        )
     n_items = router.run.get("n_plan_items") or 1
     feedback = Feedback(index=index, sample_id=sid, epoch=state.epoch, domain=question.domain)
     try:
@@ -278,6 +286,7 @@ async def decide_routed(engine: Orchestrator, question: Question, state: TaskSta
 
 
 # ---- calibration ------------------------------------------------------------------------------
+
 
 def _eval_split(task: str) -> str | None:
     """The split a task evaluates on, from the benchmark registry (None: not a registered benchmark)."""
@@ -331,7 +340,9 @@ def calibrate_solver(panel: Any, holder: dict[str, Any], cache: bool = True) -> 
         fb = Feedback(index=index, sample_id=str(state.sample_id), epoch=state.epoch, domain=q.domain)
         try:
             decision = await engine.decide(q)
-            fb = feedback_from_records(decision.agents, router.config, index, str(state.sample_id), state.epoch, q.domain)
+            fb = feedback_from_records(
+                decision.agents, router.config, index, str(state.sample_id), state.epoch, q.domain
+            )
         finally:
             router.submit(fb)
         return apply_decision(state, decision, model=f"calibrate/{panel.name or engine.digest}")
@@ -382,12 +393,20 @@ def calibrate(
         task, split, exclude_evaluated=exclude_eval_split, shuffle_seed=seed if order == "seeded" else None
     )
     if excluded:
-        logger.info("router calibrate: left out %d %s items whose ids occur in its %s split",
-                    excluded, split, _eval_split(task))
+        logger.info(
+            "router calibrate: left out %d %s items whose ids occur in its %s split",
+            excluded,
+            split,
+            _eval_split(task),
+        )
     holder: dict[str, Any] = {}
     # the agents' own analyses (no merger, no dispatcher): what the router's feedback measures
     agents_only = panel.model_copy(update={"merger": None, "dispatch": False, "dispatcher": None})
-    t = Task(dataset=dataset, solver=calibrate_solver(agents_only, holder, cache=cache), name=f"router_calibrate_{task_short(task)}")
+    t = Task(
+        dataset=dataset,
+        solver=calibrate_solver(agents_only, holder, cache=cache),
+        name=f"router_calibrate_{task_short(task)}",
+    )
     logs = inspect_eval(
         t,
         model="none/none",
@@ -397,10 +416,14 @@ def calibrate(
         max_samples=max_samples,
     )
     if logs[0].status != "success":
-        raise OrchConfigError(f"router calibrate: the calibration eval ended with status {logs[0].status}: {logs[0].error}")
+        raise OrchConfigError(
+            f"router calibrate: the calibration eval ended with status {logs[0].status}: {logs[0].error}"
+        )
     router: PrequentialRouter = holder["router"]
     if router.next_index != len(router.plan or []):
-        raise OrchConfigError(f"router calibrate: only {router.next_index} of {len(router.plan or [])} items gave feedback")
+        raise OrchConfigError(
+            f"router calibrate: only {router.next_index} of {len(router.plan or [])} items gave feedback"
+        )
     ids = holder["ids"]
     router.panel_digest = panel.digest()
     router.provenance = {

@@ -67,7 +67,10 @@ def resolve_panel(
     if panel is not None:
         resolved = load_panel(panel)
         if overrides:
-            resolved = validate_panel({**resolved.model_dump(exclude_none=False), **overrides}, source=f"panel {panel} with overrides")
+            resolved = validate_panel(
+                {**resolved.model_dump(exclude_none=False), **overrides},
+                source=f"panel {panel} with overrides",
+            )
         source = f"panel {panel}" if isinstance(panel, str) else "panel"
     elif agents is not None:
         resolved = Panel.from_args(agents, merger, **overrides)
@@ -159,7 +162,9 @@ def orch(
         except OrchConfigError as ex:
             raise setup_error("orch_eval/orch", ex) from None
     lazy = _Lazy(
-        lambda: Orchestrator(apply_router_args(resolve_panel(panel, agents, merger, overrides), router_args), cache=cache),
+        lambda: Orchestrator(
+            apply_router_args(resolve_panel(panel, agents, merger, overrides), router_args), cache=cache
+        ),
         eager=panel is not None or agents is not None,
         where="orch_eval/orch",
     )
@@ -191,12 +196,19 @@ def single(
     same panel costs nothing and gives exactly the agent's recorded answers. ``model=`` (or the
     eval's ``--model``) evaluates one model on its own.
     """
-    return _one_agent_solver("single", agent, panel, agents, model, _overrides(lenses, seed, panel_fields), cache)
+    return _one_agent_solver(
+        "single", agent, panel, agents, model, _overrides(lenses, seed, panel_fields), cache
+    )
 
 
 def _one_agent_panel(
-    name: str, agent: int, panel: str | None, agents: str | list[str] | None, model: str | None,
-    overrides: dict[str, Any], need_merger: bool = False,
+    name: str,
+    agent: int,
+    panel: str | None,
+    agents: str | list[str] | None,
+    model: str | None,
+    overrides: dict[str, Any],
+    need_merger: bool = False,
 ) -> Panel:
     """The panel of a one-model system: ``model=`` (a one-agent panel), the panel's slot ``agent``
     (preset, ``agents=`` or model roles), or the eval's ``--model``."""
@@ -227,7 +239,9 @@ def _one_agent_solver(
     def build() -> Orchestrator:
         return Orchestrator(_one_agent_panel(name, agent, panel, agents, model, overrides), cache=cache)
 
-    lazy = _Lazy(build, eager=panel is not None or agents is not None or model is not None, where=f"orch_eval/{name}")
+    lazy = _Lazy(
+        build, eager=panel is not None or agents is not None or model is not None, where=f"orch_eval/{name}"
+    )
     slot = 0 if model is not None else agent
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
@@ -308,7 +322,9 @@ def _method_solver(
         if one_model:
             merger_needed = name == "self_moa" and params.get("merger") == "panel"
             args = dict(params, agent=0) if model is not None else params
-            p = _one_agent_panel(name, int(args.get("agent") or 0), panel, agents, model, overrides, merger_needed)
+            p = _one_agent_panel(
+                name, int(args.get("agent") or 0), panel, agents, model, overrides, merger_needed
+            )
         else:
             merger_needed = name == "moa" or as_bool(params.get("merge") or False, f"orch_eval/{name}: merge")
             p = resolve_panel(panel, agents, merger, overrides, need_merger=merger_needed)
@@ -348,7 +364,9 @@ def self_consistency(
     the majority of the parsed answers decides (ties: the earliest sample). ``k=1,
     temperature=0`` is exactly ``orch_eval/single`` (the same cache entry)."""
     params = {"agent": agent, "k": k, "temperature": temperature}
-    return _method_solver("self_consistency", params, panel, agents, None, model, _overrides(None, seed, panel_fields), cache)
+    return _method_solver(
+        "self_consistency", params, panel, agents, None, model, _overrides(None, seed, panel_fields), cache
+    )
 
 
 @solver
@@ -368,7 +386,9 @@ def self_moa(
     merged with ORCH's merge prompt and fallbacks by ``merger``: the same model (default),
     ``panel`` (the panel's merger) or an Inspect model name."""
     params = {"agent": agent, "k": k, "temperature": temperature, "merger": merger}
-    return _method_solver("self_moa", params, panel, agents, None, model, _overrides(None, seed, panel_fields), cache)
+    return _method_solver(
+        "self_moa", params, panel, agents, None, model, _overrides(None, seed, panel_fields), cache
+    )
 
 
 @solver
@@ -386,7 +406,9 @@ def moa(
     agents read the previous layer (anonymised, panel order) and write new analyses; the panel's
     merger aggregates the last layer. ``n·layers + 1`` calls per item."""
     params = {"layers": layers}
-    return _method_solver("moa", params, panel, agents, merger, None, _overrides(lenses, seed, panel_fields), cache)
+    return _method_solver(
+        "moa", params, panel, agents, merger, None, _overrides(lenses, seed, panel_fields), cache
+    )
 
 
 @solver
@@ -405,4 +427,6 @@ def debate(
     every agent reads its own and the others' previous analyses and answers again; the majority
     of the last round decides (ties: panel order), or the panel's merger with ``merge=true``."""
     params = {"rounds": rounds, "merge": merge}
-    return _method_solver("debate", params, panel, agents, merger, None, _overrides(lenses, seed, panel_fields), cache)
+    return _method_solver(
+        "debate", params, panel, agents, merger, None, _overrides(lenses, seed, panel_fields), cache
+    )

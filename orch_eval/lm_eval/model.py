@@ -50,7 +50,16 @@ LOGLIK_OTHER = -1e9
 ``acc_norm`` divides by the continuation's length, so ``acc`` and ``acc_norm`` agree."""
 
 IGNORED_ARGS = frozenset(
-    {"batch_size", "max_batch_size", "device", "dtype", "trust_remote_code", "parallelize", "pretrained", "tokenizer"}
+    {
+        "batch_size",
+        "max_batch_size",
+        "device",
+        "dtype",
+        "trust_remote_code",
+        "parallelize",
+        "pretrained",
+        "tokenizer",
+    }
 )
 """Arguments lm-eval (or habit) passes to every model, which ORCH has no use for."""
 
@@ -82,7 +91,9 @@ def build_panel(panel: Any, agents: Any, merger: Any, fields: dict[str, Any]) ->
     if panel is not None:
         resolved = load_panel(panel if isinstance(panel, (Panel, dict)) else str(panel))
         if fields:
-            resolved = validate_panel({**resolved.model_dump(), **fields}, source=f"panel {panel} with model_args")
+            resolved = validate_panel(
+                {**resolved.model_dump(), **fields}, source=f"panel {panel} with model_args"
+            )
         return resolved
     if agents is not None:
         return Panel.from_args(parse_agents(agents), None if merger is None else str(merger), **fields)
@@ -152,7 +163,9 @@ class OrchLM(LM):
 
         # a method's own arguments (k=5 ...); merger / temperature are Self-MoA's merger and a
         # self-consistency sample's temperature for those methods, panel fields otherwise
-        method_args, kwargs = split_method_args(str(method), {**kwargs, **({"merger": merger} if merger is not None else {})})
+        method_args, kwargs = split_method_args(
+            str(method), {**kwargs, **({"merger": merger} if merger is not None else {})}
+        )
         merger = kwargs.pop("merger", None)
         fields: dict[str, Any] = {}
         for key, value in kwargs.items():
@@ -178,14 +191,18 @@ class OrchLM(LM):
     # ---- lm-eval plumbing ------------------------------------------------------------------
 
     @classmethod
-    def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict[str, Any] | None = None) -> OrchLM:
+    def create_from_arg_obj(
+        cls, arg_dict: dict[str, Any], additional_config: dict[str, Any] | None = None
+    ) -> OrchLM:
         # lm-eval passes batch_size/device/max_batch_size separately; a model_args entry of the
         # same name would otherwise be a duplicate keyword. model_args win.
         extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k not in arg_dict}
         return cls(**arg_dict, **extra)
 
     @classmethod
-    def create_from_arg_string(cls, arg_string: str, additional_config: dict[str, Any] | None = None) -> OrchLM:
+    def create_from_arg_string(
+        cls, arg_string: str, additional_config: dict[str, Any] | None = None
+    ) -> OrchLM:
         from lm_eval.utils import simple_parse_args_string
 
         return cls.create_from_arg_obj(simple_parse_args_string(arg_string), additional_config)
@@ -197,7 +214,9 @@ class OrchLM(LM):
     def chat_template(self, chat_template: bool | str = False) -> str | None:
         return f"orch-{self.digest}"
 
-    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+    def apply_chat_template(
+        self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True
+    ) -> str:
         # Only unknown tasks read the prompt; keep it readable.
         return "\n\n".join(str(m.get("content", "")) for m in chat_history)
 
@@ -232,7 +251,11 @@ class OrchLM(LM):
         dbdict.conn.commit()
         dbdict.tablename = table
         self.decision_store = SqliteDict(
-            dbdict.filename, tablename=f"orch_decisions_{self.digest}", autocommit=True, encode=json.dumps, decode=json.loads
+            dbdict.filename,
+            tablename=f"orch_decisions_{self.digest}",
+            autocommit=True,
+            encode=json.dumps,
+            decode=json.loads,
         )
         logger.info("orch: lm-eval cache %s, table %s (panel digest %s)", dbdict.filename, table, self.digest)
 
@@ -252,7 +275,11 @@ class OrchLM(LM):
 
             limiter = anyio.CapacityLimiter(self.max_concurrency)
             out: dict[tuple[str, str], Decision] = {}
-            with tqdm(total=len(unique), desc=f"ORCH {self.panel.name or self.digest} ({what})", disable=not self.progress) as bar:
+            with tqdm(
+                total=len(unique),
+                desc=f"ORCH {self.panel.name or self.digest} ({what})",
+                disable=not self.progress,
+            ) as bar:
 
                 async def one(key: tuple[str, str], item: Item) -> None:
                     async with limiter:

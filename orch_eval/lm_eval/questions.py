@@ -49,6 +49,7 @@ MMLU_MC = "mmlu"
 """Plain MMLU (``output_type: multiple_choice``): answered through loglikelihood requests."""
 UNKNOWN = "unknown"
 
+
 def task_family(task_name: str | None) -> str:
     """The family of a task name (see the module table and the benchmark registry's
     ``LM_EVAL_FAMILIES``), ``unknown`` when not recognised."""
@@ -189,7 +190,12 @@ def generate_item(task: str | None, doc_id: int | None, doc: Any, context: str) 
         if family in (GSM8K, GSM8K_COT):
             return Item(name, family, doc_id, _gsm8k_question(doc))
     except (KeyError, TypeError, ValueError) as ex:
-        logger.warning("orch: task %r doc %s does not have the expected fields (%s); parsing the prompt", name, doc_id, ex)
+        logger.warning(
+            "orch: task %r doc %s does not have the expected fields (%s); parsing the prompt",
+            name,
+            doc_id,
+            ex,
+        )
     _warn_unknown(name, "parsed from the prompt text (options as 'A. ...' lines)")
     return Item(name, UNKNOWN, doc_id, prompt_question(name, context))
 
@@ -204,8 +210,11 @@ def loglikelihood_item(
         if family != MMLU_MC:
             _warn_unknown(name, "built from the document's question/choices/answer fields")
         return Item(name, MMLU_MC if family == MMLU_MC else UNKNOWN, doc_id, _mmlu_question(doc))
-    _warn_unknown(name, "the prompt text, with the continuations as options (or, when the continuations are "
-                  "the letters A, B, ..., the prompt's 'A. ...' lines)")
+    _warn_unknown(
+        name,
+        "the prompt text, with the continuations as options (or, when the continuations are "
+        "the letters A, B, ..., the prompt's 'A. ...' lines)",
+    )
     options = [c.strip() or c for c in continuations]
     if options == list(LETTERS[: len(options)]):
         # lm-eval's MMLU style: the options are listed in the prompt and the continuations are their

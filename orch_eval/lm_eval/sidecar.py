@@ -157,7 +157,11 @@ def install_tracker_hook() -> None:
         original(self, task_name, redact_data(samples))
         if records:
             path = Path(self.output_path)
-            path = path.parent if path.suffix == ".json" else path / str(self.general_config_tracker.model_name_sanitized)
+            path = (
+                path.parent
+                if path.suffix == ".json"
+                else path / str(self.general_config_tracker.model_name_sanitized)
+            )
             out = write_records(path / f"{SIDECAR_PREFIX}{task_name}_{self.date_id}.jsonl", records)
             logger.info("orch: wrote %d Decisions to %s", len(records), out)
 

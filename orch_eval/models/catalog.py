@@ -416,9 +416,7 @@ def _check_file(path: Path, entry: CatalogModel) -> VerifyResult:
     return VerifyResult(entry.name, path, status, entry.size, entry.sha256, size, digest)
 
 
-def _write_atomic(
-    target: Path, entry: CatalogModel, write: Callable[[Path], None]
-) -> Path:
+def _write_atomic(target: Path, entry: CatalogModel, write: Callable[[Path], None]) -> Path:
     """Have ``write(tmp)`` produce the file next to ``target``, verify it, then ``os.replace``.
 
     A reader never sees a partial or unverified file at ``target``; on any failure the

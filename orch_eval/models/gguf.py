@@ -417,7 +417,9 @@ class GGUFModelAPI(ModelAPI):
         self.cache_prompt = as_bool(args.pop("cache_prompt", False), "cache_prompt")
         self.cache_ram_mib = int(args.pop("cache_ram_mib", 0))
         if self.cache_ram_mib < -1:
-            raise ValueError(f"gguf model arg cache_ram_mib={self.cache_ram_mib}: use MiB >= 0, or -1 for no limit")
+            raise ValueError(
+                f"gguf model arg cache_ram_mib={self.cache_ram_mib}: use MiB >= 0, or -1 for no limit"
+            )
         self.verbose = as_bool(args.pop("verbose", False), "verbose")
         template = args.pop("chat_template", None)
         if template is None:

@@ -203,7 +203,9 @@ class ServerProcess:
         return self.proc.pid
 
     @classmethod
-    def start(cls, spec: ServerSpec, timeout: float = 300.0, env: dict[str, str] | None = None) -> ServerProcess:
+    def start(
+        cls, spec: ServerSpec, timeout: float = 300.0, env: dict[str, str] | None = None
+    ) -> ServerProcess:
         """Start the server process and wait until it answers ``/health``.
 
         Raises :class:`ServerError` with the server's own message when it cannot start."""
@@ -239,7 +241,9 @@ class ServerProcess:
 
     def _get(self, path: str, timeout: float = 5.0) -> bytes:
         headers = {"Authorization": f"Bearer {self.spec.api_key}"} if self.spec.api_key else {}
-        with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=headers), timeout=timeout) as r:
+        with urllib.request.urlopen(
+            urllib.request.Request(self.url + path, headers=headers), timeout=timeout
+        ) as r:
             return bytes(r.read())
 
     def healthy(self) -> bool:
@@ -272,7 +276,9 @@ class ServerProcess:
 def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
     """The child's first stdout line, or '' when it exits or ``timeout`` passes first."""
     box: list[str] = []
-    reader = threading.Thread(target=lambda: box.append(proc.stdout.readline() if proc.stdout else ""), daemon=True)
+    reader = threading.Thread(
+        target=lambda: box.append(proc.stdout.readline() if proc.stdout else ""), daemon=True
+    )
     reader.start()
     reader.join(timeout)
     return box[0].strip() if box else ""

@@ -86,7 +86,10 @@ class Analysis:
 
     def comparison(self, system: str) -> Comparison | None:
         """The comparison of ``system`` with the reference (``system`` as A), if made."""
-        return next((c for c in self.report.comparisons if c.system_a == system and c.system_b == self.reference), None)
+        return next(
+            (c for c in self.report.comparisons if c.system_a == system and c.system_b == self.reference),
+            None,
+        )
 
     def reference_note(self) -> str | None:
         report = self.report
@@ -122,25 +125,50 @@ class Analysis:
         for s in self.sources:
             extra = f"; filter {s['filter']}" if s["filter"] else ""
             der = f"; derived: {', '.join(s['derived'])}" if s["derived"] else ""
-            lines.append(f"* `{s['path']}` ({s['harness']}{extra}): **{s['system']}**, {s['items']} items{der}")
+            lines.append(
+                f"* `{s['path']}` ({s['harness']}{extra}): **{s['system']}**, {s['items']} items{der}"
+            )
         lines.append("")
         if self.notes:
             lines += ["## Notes", ""] + [f"* {n}" for n in self.notes] + [""]
         return "\n".join(line for line in lines if line is not None).lstrip("\n")
 
     def _compute_md(self) -> list[str]:
-        rows = [c for c in self.compute.values() if any(v is not None for v in (c.calls, c.tokens, c.cost, c.latency))]
+        rows = [
+            c
+            for c in self.compute.values()
+            if any(v is not None for v in (c.calls, c.tokens, c.cost, c.latency))
+        ]
         if not rows:
             return []
-        header = ["system", "calls/item", "input tokens/item", "output tokens/item", "cost/item", "latency/item (s)"]
+        header = [
+            "system",
+            "calls/item",
+            "input tokens/item",
+            "output tokens/item",
+            "cost/item",
+            "latency/item (s)",
+        ]
         body = [
-            [c.system, _num(c.calls, 2), _num(c.input_tokens, 0), _num(c.output_tokens, 0), _num(c.cost, 6),
-             _num(c.latency, 2)]
+            [
+                c.system,
+                _num(c.calls, 2),
+                _num(c.input_tokens, 0),
+                _num(c.output_tokens, 0),
+                _num(c.cost, 6),
+                _num(c.latency, 2),
+            ]
             for c in rows
         ]
-        return ["## Compute", "", _md_table(header, body), "",
-                "Per item, over the compared items, from the logs (n/a: not recorded). A comparison is "
-                "fair when the compute beside it is comparable.", ""]
+        return [
+            "## Compute",
+            "",
+            _md_table(header, body),
+            "",
+            "Per item, over the compared items, from the logs (n/a: not recorded). A comparison is "
+            "fair when the compute beside it is comparable.",
+            "",
+        ]
 
     def _oracle_md(self) -> list[str]:
         if not self.oracles:
@@ -187,8 +215,11 @@ class Analysis:
         if which == "comparisons":
             return self.report.to_csv("comparisons")
         frame = self.report.systems_frame()
-        for col, attr in (("calls_per_item", "calls"), ("input_tokens_per_item", "input_tokens"),
-                          ("output_tokens_per_item", "output_tokens")):
+        for col, attr in (
+            ("calls_per_item", "calls"),
+            ("input_tokens_per_item", "input_tokens"),
+            ("output_tokens_per_item", "output_tokens"),
+        ):
             values = [getattr(self.compute.get(s), attr, None) for s in frame["system"]]
             if any(v is not None for v in values):
                 frame[col] = values
@@ -223,11 +254,15 @@ class Analysis:
             if ref is not None
             else "No reference was declared: see the full comparison table for all pairs."
         )
-        caption = (
-            f"Accuracy{what} (\\%, n = {report.n_items} paired items) with Wilson {level} intervals. {against}"
-        )
+        caption = f"Accuracy{what} (\\%, n = {report.n_items} paired items) with Wilson {level} intervals. {against}"
         label = "tab:orch-" + "".join(ch if ch.isalnum() else "-" for ch in (self.benchmark or "comparison"))
-        header = "System & Accuracy [" + level + " CI] & $\\Delta$ vs.\\ reference [" + level + " CI] & adj.\\ $p$ \\\\"
+        header = (
+            "System & Accuracy ["
+            + level
+            + " CI] & $\\Delta$ vs.\\ reference ["
+            + level
+            + " CI] & adj.\\ $p$ \\\\"
+        )
         return "\n".join(
             [
                 "% needs \\usepackage{booktabs}",
@@ -265,7 +300,9 @@ class Analysis:
                     verdict = "better" if c.diff > 0 else "worse"
                 else:
                     verdict = "no difference shown"
-            rows.append([label, f"{s.accuracy:.1%}", f"[{s.wilson_low:.0%}, {s.wilson_high:.0%}]", bc, p, verdict])
+            rows.append(
+                [label, f"{s.accuracy:.1%}", f"[{s.wilson_low:.0%}, {s.wilson_high:.0%}]", bc, p, verdict]
+            )
         for o in self.oracles:
             rows.append([f"{o.name} (upper bound, not a system)", f"{o.accuracy:.1%}", "", "", "", ""])
         return rows
@@ -273,8 +310,14 @@ class Analysis:
     def verdict_table(self, names: dict[str, str] | None = None) -> str:
         """The demo's table: each system against the reference, then a one-line legend."""
         level = self.report.level
-        header = ["system", "accuracy", f"{level} CI", "b/c vs ref", "mid-p vs ref",
-                  f"verdict ({self.report.correction}, alpha {self.report.alpha})"]
+        header = [
+            "system",
+            "accuracy",
+            f"{level} CI",
+            "b/c vs ref",
+            "mid-p vs ref",
+            f"verdict ({self.report.correction}, alpha {self.report.alpha})",
+        ]
         rows = self.verdict_rows(names)
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -301,8 +344,9 @@ class Analysis:
         written = [str(plot_accuracy(self.report, d / "accuracy.png", title=title, chance=self.chance))]
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore", UserWarning)
-            cost = plot_accuracy_vs_cost(self.report, d / "accuracy_vs_cost.png", compute=self.compute, title=title,
-                                         chance=self.chance)
+            cost = plot_accuracy_vs_cost(
+                self.report, d / "accuracy_vs_cost.png", compute=self.compute, title=title, chance=self.chance
+            )
         if cost is not None:
             written.append(str(cost))
         else:
@@ -386,8 +430,16 @@ def analyse(
     if len(names) < 2:
         raise LogLoadError(f"need at least two systems to compare, got {names}")
     po = loaded.outcomes(names, intersect=intersect, derived=derived, intersect_hint=intersect_hint)
-    report = compare(po, reference=ref, correction=correction, test=test, pairs=pairs, bootstrap=bootstrap,
-                     seed=seed, alpha=alpha)
+    report = compare(
+        po,
+        reference=ref,
+        correction=correction,
+        test=test,
+        pairs=pairs,
+        bootstrap=bootstrap,
+        seed=seed,
+        alpha=alpha,
+    )
     items = [str(i) for i in po.item_ids]
     item_set = set(items)
     diagnostics = []
@@ -400,7 +452,8 @@ def analyse(
         flag = "--intersect" if intersect_hint.startswith("--") else "intersect"
         all_notes.append(
             f"{flag}: kept the {po.n} items common to all systems ("
-            + ", ".join(f"{n}: {len(loaded.systems[n].correct)}" for n in names) + ")"
+            + ", ".join(f"{n}: {len(loaded.systems[n].correct)}" for n in names)
+            + ")"
         )
     return Analysis(
         report=report,
@@ -435,11 +488,19 @@ def _latex_p(p: float) -> str:
     return f"{p:.3f}"
 
 
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def _latex_escape(text: str | None) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in (text or ""))
-
-

@@ -175,7 +175,9 @@ def merger_diagnostics(decisions: Iterable[Decision], system: str = "orch") -> M
             s["completion"] += bool(rec.completion_used)
             if rec.fault:
                 s["faults"][rec.fault] += 1
-    agent_keys = sorted((k for k in steps if k.startswith("agent")), key=lambda k: int(k[5:].split(":", 1)[0]))
+    agent_keys = sorted(
+        (k for k in steps if k.startswith("agent")), key=lambda k: int(k[5:].split(":", 1)[0])
+    )
     order = agent_keys + [k for k in steps if k.startswith("merger")]
     return MergerDiagnostics(
         system=system,

@@ -221,8 +221,10 @@ class LoadedSystems:
         if not chosen:
             raise LogLoadError("no system selected")
         systems = {n: self.systems[n].correct for n in chosen}
-        items = set.intersection(*(set(v) for v in systems.values())) if intersect else set().union(
-            *(set(v) for v in systems.values())
+        items = (
+            set.intersection(*(set(v) for v in systems.values()))
+            if intersect
+            else set().union(*(set(v) for v in systems.values()))
         )
         clusters = None
         if self.clusters and all(i in self.clusters for i in items):
@@ -250,7 +252,9 @@ class LoadedSystems:
             cost = None if cost is None else {n: {i: v[i] for i in items} for n, v in cost.items()}
             latency = None if latency is None else {n: {i: v[i] for i in items} for n, v in latency.items()}
         try:
-            return PairedOutcomes.from_dict(systems, clusters=clusters, intersect=intersect, cost=cost, latency=latency)
+            return PairedOutcomes.from_dict(
+                systems, clusters=clusters, intersect=intersect, cost=cost, latency=latency
+            )
         except ItemSetMismatchError:
             raise
         except ValueError:
@@ -288,7 +292,9 @@ def _decision(data: Any, path: Path, item: str) -> Decision:
     except ValidationError as ex:
         first = ex.errors()[0]
         loc = ".".join(str(p) for p in first.get("loc", ()))
-        raise LogLoadError(f"{path}: item {item!r}: malformed ORCH Decision ({loc}: {first.get('msg')})") from None
+        raise LogLoadError(
+            f"{path}: item {item!r}: malformed ORCH Decision ({loc}: {first.get('msg')})"
+        ) from None
 
 
 def _agent_latency(d: Decision) -> float:
@@ -469,7 +475,9 @@ def _usable_decisions(
     """The Decisions to derive systems from: all items must carry one (else none are used); the
     harness's own score wins where a Decision disagrees with it (noted in ``warnings``)."""
     if decisions and len(decisions) < len(correct):
-        warnings.append(f"{p}: only {len(decisions)} of {len(correct)} samples carry an ORCH Decision; none used")
+        warnings.append(
+            f"{p}: only {len(decisions)} of {len(correct)} samples carry an ORCH Decision; none used"
+        )
         return {}
     disagree = [i for i, d in decisions.items() if d.correct is not None and d.correct != correct[i]]
     if disagree:
@@ -516,7 +524,9 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
     warnings: list[str] = []
     total = header.results.total_samples if header.results is not None else None
     if header.status != "success":
-        warnings.append(f"{p}: log status is {header.status!r}, not 'success': loading the completed samples only")
+        warnings.append(
+            f"{p}: log status is {header.status!r}, not 'success': loading the completed samples only"
+        )
     samples = []
     try:
         if header.eval.dataset.sample_ids is None:
@@ -525,7 +535,9 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
             # samples from the log itself
             samples = list(read_eval_log(str(p), exclude_fields=_EXCLUDED_FIELDS).samples or [])
         else:
-            for s in read_eval_log_samples(str(p), all_samples_required=False, exclude_fields=_EXCLUDED_FIELDS):
+            for s in read_eval_log_samples(
+                str(p), all_samples_required=False, exclude_fields=_EXCLUDED_FIELDS
+            ):
                 samples.append(s)
     except (zipfile.BadZipFile, EOFError, json.JSONDecodeError, KeyError, OSError) as ex:
         raise LogLoadError(
@@ -674,7 +686,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as ex:
-            raise LogLoadError(f"{path}: line {n} is not valid JSON (truncated or corrupt? {ex.msg})") from None
+            raise LogLoadError(
+                f"{path}: line {n} is not valid JSON (truncated or corrupt? {ex.msg})"
+            ) from None
         if not isinstance(record, dict):
             raise LogLoadError(f"{path}: line {n} is not a JSON object")
         out.append(record)
@@ -755,12 +769,12 @@ def load_lm_eval_samples(
         if item in correct:
             raise LogLoadError(f"{p}: doc_id {r['doc_id']!r} appears twice for filter {chosen!r}")
         value = r.get(metric_name)
-        if isinstance(value, bool) or (isinstance(value, (int, float)) and not math.isnan(value) and value in (0, 1)):
+        if isinstance(value, bool) or (
+            isinstance(value, (int, float)) and not math.isnan(value) and value in (0, 1)
+        ):
             correct[item] = bool(value)
         else:
-            raise LogLoadError(
-                f"{p}: doc_id {r['doc_id']!r}: metric {metric_name!r} = {value!r} is not 0/1"
-            )
+            raise LogLoadError(f"{p}: doc_id {r['doc_id']!r}: metric {metric_name!r} = {value!r} is not 0/1")
         doc = r.get("doc") if isinstance(r.get("doc"), dict) else {}
         for key in CLUSTER_KEYS:
             if isinstance(doc.get(key), str):
@@ -831,7 +845,9 @@ def _local_path(raw: str | Path) -> Path:
         return Path(unquote(urlparse(text).path))
     scheme = text.split("://", 1)[0] if "://" in text else ""
     if scheme.isalnum() and len(scheme) > 1:
-        raise LogLoadError(f"{text}: only local logs can be read ({scheme}:// is not supported); copy it here first")
+        raise LogLoadError(
+            f"{text}: only local logs can be read ({scheme}:// is not supported); copy it here first"
+        )
     return Path(raw)
 
 
@@ -843,8 +859,12 @@ def expand_paths(paths: Iterable[str | Path]) -> list[list[Path]]:
     for raw in paths:
         p = _local_path(raw)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and (f.suffix == ".eval" or (
-                f.name.startswith("samples_") and f.suffix == ".jsonl")))
+            files = sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and (f.suffix == ".eval" or (f.name.startswith("samples_") and f.suffix == ".jsonl"))
+            )
             if not files:
                 raise LogLoadError(f"{p}: folder holds no .eval or samples_*.jsonl file")
             out.append(files)
@@ -863,8 +883,19 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
     merged = LoadedLog(
         path=first.path.parent,
         harness="lm_eval",
-        system=SystemData(first.name, "log", {}, str(first.path.parent), {}, {}, files=files,
-                          input_tokens={}, output_tokens={}, calls={}, abstained={}),
+        system=SystemData(
+            first.name,
+            "log",
+            {},
+            str(first.path.parent),
+            {},
+            {},
+            files=files,
+            input_tokens={},
+            output_tokens={},
+            calls={},
+            abstained={},
+        ),
         filter=",".join(dict.fromkeys(str(lg.filter) for lg in logs)),
         label=first.label,
     )
@@ -893,10 +924,16 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
                     a, b = getattr(derived[d.name], attr), getattr(d, attr)
                     setattr(derived[d.name], attr, None if a is None or b is None else {**a, **b})
             else:
-                derived[d.name] = SystemData(d.name, d.kind, dict(d.correct), str(first.path.parent),
-                                             dict(d.cost or {}), dict(d.latency or {}), files=files,
-                                             **{f: None if getattr(d, f) is None else dict(getattr(d, f))
-                                                for f in USAGE_FIELDS})
+                derived[d.name] = SystemData(
+                    d.name,
+                    d.kind,
+                    dict(d.correct),
+                    str(first.path.parent),
+                    dict(d.cost or {}),
+                    dict(d.latency or {}),
+                    files=files,
+                    **{f: None if getattr(d, f) is None else dict(getattr(d, f)) for f in USAGE_FIELDS},
+                )
         if log.oracle is not None:
             if oracle is None:
                 oracle = SystemData("oracle", "oracle", {}, str(first.path.parent))
@@ -968,7 +1005,9 @@ def merge_shards(logs: list[LoadedLog]) -> LoadedLog:
         merged.warnings.append(f"{where}: shards of different splits ({sorted(counts)}) merged as one system")
     elif counts and len({lg.shard for lg in logs}) < int(next(iter(counts))):
         present = sorted(str(lg.shard) for lg in logs)
-        merged.warnings.append(f"system {first.name!r}: only shards {present} of {next(iter(counts))} are present")
+        merged.warnings.append(
+            f"system {first.name!r}: only shards {present} of {next(iter(counts))} are present"
+        )
     derived: dict[str, SystemData] = {}
     oracle: SystemData | None = None
     for lg in logs:
@@ -1035,7 +1074,9 @@ def load_logs(
                 log.label = label
                 logs.append(log)
             else:
-                log = load_lm_eval_samples(f, name=label, filter=filter, derived=derived, filter_fallback=True)
+                log = load_lm_eval_samples(
+                    f, name=label, filter=filter, derived=derived, filter_fallback=True
+                )
                 log.label = label
                 lm_filters.append((log.filter, f))
                 key = (f.parent, log.name)
@@ -1111,4 +1152,3 @@ def summarize_sources(loaded: LoadedSystems) -> list[dict[str, Any]]:
             }
         )
     return out
-

@@ -97,7 +97,9 @@ class ItemSetMismatchError(ValueError):
                 continue
             where = f" ({', '.join(self.sources[s])})" if self.sources.get(s) else ""
             lacks = f"missing {len(missing)}, e.g. {_examples(missing)}" if missing else "missing none"
-            lines.append("; ".join([f"  {s!r}{where}: has {len(have)} items, {lacks}", *self.notes.get(s, [])]))
+            lines.append(
+                "; ".join([f"  {s!r}{where}: has {len(have)} items, {lacks}", *self.notes.get(s, [])])
+            )
         return "\n".join(lines)
 
 

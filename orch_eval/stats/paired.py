@@ -171,4 +171,3 @@ def adjust_pvalues(pvalues: Sequence[float], method: Correction = "holm") -> np.
     if sm_method is None:
         raise ValueError(f"unknown correction {method!r}; use 'holm', 'bh' or 'none'")
     return np.asarray(multipletests(p, alpha=0.05, method=sm_method)[1], dtype=float)
-

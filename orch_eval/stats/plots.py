@@ -35,7 +35,9 @@ def _finish(fig: Any, path: str | Path) -> Path:
     return out
 
 
-def plot_accuracy(report: Report, path: str | Path, title: str | None = None, chance: float | None = None) -> Path:
+def plot_accuracy(
+    report: Report, path: str | Path, title: str | None = None, chance: float | None = None
+) -> Path:
     """Accuracy per system with its Wilson interval (and the clustered interval, if any), the
     chance level of guessing when given, and a title (the benchmark and the declared reference)."""
     plt = _pyplot()
@@ -49,8 +51,15 @@ def plot_accuracy(report: Report, path: str | Path, title: str | None = None, ch
     if report.n_clusters is not None:
         clo = np.clip(np.array([s.clustered_low for s in report.systems], dtype=float), 0, 1)
         chi = np.clip(np.array([s.clustered_high for s in report.systems], dtype=float), 0, 1)
-        ax.errorbar(acc, y + 0.2, xerr=[acc - clo, chi - acc], fmt="none", capsize=2,
-                    ecolor="tab:orange", label=f"clustered {report.level} CI ({report.n_clusters} clusters)")
+        ax.errorbar(
+            acc,
+            y + 0.2,
+            xerr=[acc - clo, chi - acc],
+            fmt="none",
+            capsize=2,
+            ecolor="tab:orange",
+            label=f"clustered {report.level} CI ({report.n_clusters} clusters)",
+        )
     if chance is not None:
         ax.axvline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance ({chance:.0%})")
     ax.set_yticks(y, names)
@@ -97,8 +106,11 @@ def plot_accuracy_vs_cost(
     is returned."""
     axis = _compute_axis(report, compute)
     if axis is None:
-        warnings.warn("plot_accuracy_vs_cost skipped: the report has no cost data (nor token or latency data)",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            "plot_accuracy_vs_cost skipped: the report has no cost data (nor token or latency data)",
+            UserWarning,
+            stacklevel=2,
+        )
         return None
     label, xs = axis
     plt = _pyplot()
@@ -146,8 +158,15 @@ def plot_pvalue_heatmap(report: Report, path: str | Path, title: str | None = No
             if i != j:
                 r, g, b, _ = cmap(grid[i, j])
                 dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5  # relative luminance of the cell
-                ax.text(j, i, f"{grid[i, j]:.2g}", ha="center", va="center", fontsize="small",
-                        color="white" if dark else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:.2g}",
+                    ha="center",
+                    va="center",
+                    fontsize="small",
+                    color="white" if dark else "black",
+                )
     fig.colorbar(im, ax=ax, label=f"adjusted p\n({report.correction}, {report.test})")
     ax.set_title(title or "pairwise adjusted p-values", fontsize="medium")
     return _finish(fig, path)
@@ -189,7 +208,11 @@ def plot_router_ema(log_or_decisions: Any, path: str | Path, labels: Sequence[st
     if not records:
         raise OrchConfigError("plot_router_ema: no router records found (was the router on?)")
     n = len(records[0]["ema"]["accuracy"])
-    names = list(labels) if labels is not None else records[0].get("agents") or [f"agent {i + 1}" for i in range(n)]
+    names = (
+        list(labels)
+        if labels is not None
+        else records[0].get("agents") or [f"agent {i + 1}" for i in range(n)]
+    )
     xs = [r.get("index", i) for i, r in enumerate(records)]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for slot in range(n):

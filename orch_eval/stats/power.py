@@ -29,9 +29,7 @@ from scipy import stats
 __all__ = ["connor_power", "minimum_detectable_effect"]
 
 
-def minimum_detectable_effect(
-    b: int, c: int, n: int, alpha: float = 0.05, power: float = 0.8
-) -> float:
+def minimum_detectable_effect(b: int, c: int, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest ``|p_A - p_B|`` detectable with ``power`` at two-sided ``alpha`` (see module doc)."""
     if n <= 0 or b < 0 or c < 0 or b + c > n:
         raise ValueError(f"invalid counts b={b}, c={c}, n={n}")

@@ -165,9 +165,7 @@ class Report:
 
     def comparisons_frame(self) -> pd.DataFrame:
         """One row per comparison (all columns of :class:`Comparison`)."""
-        df = pd.DataFrame(
-            [asdict(c) for c in self.comparisons], columns=[f.name for f in fields(Comparison)]
-        )
+        df = pd.DataFrame([asdict(c) for c in self.comparisons], columns=[f.name for f in fields(Comparison)])
         if self.n_clusters is None:
             df = df.drop(columns=["se_clustered", "clustered_low", "clustered_high"])
         if self.bootstrap == 0:
@@ -191,8 +189,9 @@ class Report:
     def to_latex(self, which: Literal["comparisons", "systems"] = "comparisons", digits: int = 4) -> str:
         """LaTeX ``tabular`` of one table (via pandas), numbers rounded to ``digits``."""
         frame = self.comparisons_frame() if which == "comparisons" else self.systems_frame()
+
         def fmt(x: float) -> str:
-            return f"{x:.{digits - 1}e}" if x != 0 and abs(x) < 10 ** -digits else f"{x:.{digits}f}"
+            return f"{x:.{digits - 1}e}" if x != 0 and abs(x) < 10**-digits else f"{x:.{digits}f}"
 
         return frame.to_latex(index=False, escape=True, float_format=fmt, na_rep="--")
 
@@ -273,7 +272,9 @@ class Report:
             lines.append("")
         if self.cochran is not None:
             q = self.cochran
-            lines.append(f"Cochran's Q ({q.k} systems): Q = {q.statistic:.4f}, df = {q.df}, p = {_fmt_p(q.pvalue)}.")
+            lines.append(
+                f"Cochran's Q ({q.k} systems): Q = {q.statistic:.4f}, df = {q.df}, p = {_fmt_p(q.pvalue)}."
+            )
             lines.append("")
         return "\n".join(lines)
 
@@ -374,11 +375,7 @@ def compare(
         mc = mcnemar(b, c)
         newc = newcombe_paired_ci(both, b, c, neither, alpha)
         tango = tango_paired_ci(both, b, c, neither, alpha)
-        boot = (
-            bootstrap_paired_ci_from_counts(b, c, n, bootstrap, seed, alpha)
-            if bootstrap
-            else None
-        )
+        boot = bootstrap_paired_ci_from_counts(b, c, n, bootstrap, seed, alpha) if bootstrap else None
         ce = None
         if codes is not None:
             d = matf[:, i] - matf[:, j]

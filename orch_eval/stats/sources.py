@@ -51,11 +51,15 @@ def _inspect_info(path: Path) -> SourceInfo:
     except FileNotFoundError:
         raise LogLoadError(f"{path}: no such file") from None
     except Exception as ex:  # noqa: BLE001 - any unreadable header is the user's file problem
-        raise LogLoadError(f"{path}: not a readable Inspect log (truncated or corrupt? {type(ex).__name__}: {ex})") from None
+        raise LogLoadError(
+            f"{path}: not a readable Inspect log (truncated or corrupt? {type(ex).__name__}: {ex})"
+        ) from None
     spec = header.eval
     task = str(spec.task)
     model = None if spec.model in _NO_MODEL else str(spec.model)
-    return SourceInfo(path, "inspect", task_short(task), task, str(spec.created) if spec.created else None, model)
+    return SourceInfo(
+        path, "inspect", task_short(task), task, str(spec.created) if spec.created else None, model
+    )
 
 
 def _lm_eval_results(folder: Path, date: str | None, cache: dict[Path, dict[str, Any]]) -> dict[str, Any]:
@@ -113,7 +117,9 @@ def _lm_eval_info(path: Path, cache: dict[Path, dict[str, Any]]) -> SourceInfo:
         bench = _root_group(task, groups)
     else:  # no results file beside it: the registry's family (mmlu_anatomy -> mmlu)
         family = lm_eval_family(task)
-        known = next((b for b in BENCHMARKS.values() if family is not None and family in b.lm_eval_families), None)
+        known = next(
+            (b for b in BENCHMARKS.values() if family is not None and family in b.lm_eval_families), None
+        )
         bench = known.label if known is not None and family != task else task
     return SourceInfo(path, "lm_eval", bench, task, date, _lm_eval_model(results))
 
@@ -132,8 +138,6 @@ def benchmark_of(path: str | Path, cache: dict[Path, dict[str, Any]] | None = No
     return _inspect_info(p)
 
 
-
-
 def group_by_benchmark(
     paths: Sequence[str | Path], names: Sequence[str | None] | None = None
 ) -> tuple[dict[str, tuple[list[Path], list[str | None]]], dict[Path, SourceInfo]]:
@@ -144,7 +148,9 @@ def group_by_benchmark(
         raise LogLoadError("no log given")
     labels = list(names or [])
     if len(labels) > len(paths):
-        raise LogLoadError(f"{len(labels)} names given for {len(paths)} inputs (one --name per LOG, in order)")
+        raise LogLoadError(
+            f"{len(labels)} names given for {len(paths)} inputs (one --name per LOG, in order)"
+        )
     labels += [None] * (len(paths) - len(labels))
     cache: dict[Path, dict[str, Any]] = {}
     by_key: dict[tuple[str, str], tuple[list[Path], list[str | None]]] = {}

@@ -107,7 +107,9 @@ class RouterConfig(BaseModel):
         return self.model_dump(mode="json", exclude={"state_out", "force", "resume", "history"})
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode("utf-8")).hexdigest()[:12]
+        return hashlib.sha256(
+            json.dumps(self.identity(), sort_keys=True, default=str).encode("utf-8")
+        ).hexdigest()[:12]
 
 
 def router_errors(ex: ValidationError) -> str:
@@ -118,7 +120,7 @@ def router_errors(ex: ValidationError) -> str:
         field = f"router.{loc}" if loc else "router"
         msg = err["msg"].removeprefix("Value error, ")
         if loc and msg.startswith(field + " "):
-            msg = msg[len(field) + 1:]
+            msg = msg[len(field) + 1 :]
         got = "" if err["type"] in ("value_error", "missing") else f" (got {err.get('input')!r})"
         lines.append(f"{field}: {msg}{got}")
     return "; ".join(lines) + " (router settings: see docs/router.md, Configuration)"
@@ -142,5 +144,3 @@ def coerce_router(value: Any) -> RouterConfig | None:
     if isinstance(value, dict):
         return RouterConfig.model_validate(value)
     raise ValueError(f"router must be on, off or a mapping of router settings, got {type(value).__name__}")
-
-

@@ -36,11 +36,20 @@ class AgentStats:
     """Latency/cost observations."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"acc": self.acc, "var": self.var, "lat": self.lat, "cost": self.cost, "n": self.n, "m": self.m}
+        return {
+            "acc": self.acc,
+            "var": self.var,
+            "lat": self.lat,
+            "cost": self.cost,
+            "n": self.n,
+            "m": self.m,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> AgentStats:
-        return cls(acc=d["acc"], var=d["var"], lat=d.get("lat"), cost=d.get("cost"), n=d.get("n", 0), m=d.get("m", 0))
+        return cls(
+            acc=d["acc"], var=d["var"], lat=d.get("lat"), cost=d.get("cost"), n=d.get("n", 0), m=d.get("m", 0)
+        )
 
 
 @dataclass
@@ -80,7 +89,12 @@ def initial_stats(config: RouterConfig, labels: Sequence[str], models: Sequence[
     models = list(models) if models is not None else list(labels)
     priors: list[AgentStats] = []
     for slot, (label, model) in enumerate(zip(labels, models, strict=True)):
-        own = config.priors.get(label) or config.priors.get(model) or config.priors.get(str(slot)) or AgentPrior()
+        own = (
+            config.priors.get(label)
+            or config.priors.get(model)
+            or config.priors.get(str(slot))
+            or AgentPrior()
+        )
         priors.append(
             AgentStats(
                 acc=own.accuracy if own.accuracy is not None else config.prior_accuracy,
@@ -211,7 +225,9 @@ def scores_of(config: RouterConfig, agents: Sequence[AgentStats]) -> list[float]
     """``w_acc*acc - w_lat*lat/max(lat) - w_cost*cost/max(cost)`` per agent."""
     lat = _norm([a.lat for a in agents])
     cost = _norm([a.cost for a in agents])
-    return [config.w_acc * a.acc - config.w_lat * lat[i] - config.w_cost * cost[i] for i, a in enumerate(agents)]
+    return [
+        config.w_acc * a.acc - config.w_lat * lat[i] - config.w_cost * cost[i] for i, a in enumerate(agents)
+    ]
 
 
 def _se(a: AgentStats, alpha: float) -> float:
@@ -283,5 +299,3 @@ def feedback_from_records(
         out.append(AgentFeedback(slot=rec.slot, correct=rec.correct, latency=lat, cost=float(rec.cost)))
     out.sort(key=lambda a: a.slot)
     return Feedback(index=index, sample_id=sample_id, epoch=epoch, domain=domain, agents=out)
-
-

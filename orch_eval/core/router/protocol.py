@@ -83,7 +83,9 @@ class PrequentialRouter:
                 "Start a new run with a new router_state_out (or router_resume=off), or raise router history."
             )
         if count > self.next_index:
-            raise RuntimeError(f"router: stats after {count} updates requested, only {self.next_index} applied")
+            raise RuntimeError(
+                f"router: stats after {count} updates requested, only {self.next_index} applied"
+            )
         stats = self.snapshot.copy()
         for fb in self.tail[: count - self.snapshot_index]:
             apply_feedback(stats, fb, self.config)
@@ -195,5 +197,3 @@ class PrequentialRouter:
         self.current = Stats.from_json(data["stats"])
         self.next_index = n
         self.chain = run["chain"]
-
-

@@ -15,6 +15,7 @@ from orch_eval.core.errors import OrchConfigError
 STATE_FORMAT = "orch-eval/router-state"
 STATE_FORMAT_VERSION = 1
 
+
 class RouterLeakageError(OrchConfigError):
     """A router state learned on the items being evaluated (refused unless forced)."""
 
@@ -112,7 +113,9 @@ def load_state(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
         raise OrchConfigError(f"{p} is not an orch-eval router state (format {STATE_FORMAT!r} expected)")
     if data.get("format_version") != STATE_FORMAT_VERSION:
-        raise OrchConfigError(f"router state {p} has format_version {data.get('format_version')}, expected {STATE_FORMAT_VERSION}")
+        raise OrchConfigError(
+            f"router state {p} has format_version {data.get('format_version')}, expected {STATE_FORMAT_VERSION}"
+        )
     return data
 
 
@@ -129,5 +132,3 @@ def check_state_agents(data: dict[str, Any], models: Sequence[str], path: str, f
 def run_chain(prev: str, epoch: int, sample_id: Any) -> str:
     """Running hash of the items applied so far, in order (resume checks it)."""
     return _sha(f"{prev}\x1f{epoch}:{sample_id}")
-
-

@@ -189,7 +189,9 @@ def _mcnemar_tests(outcomes: PairedOutcomes) -> PairwiseTests:
     return PairwiseTests.from_pvalues(outcomes.systems, MIDP, p, discordant=discordant)
 
 
-def stratified_tests(systems: Sequence[str], discordant: Sequence[np.ndarray], n: Sequence[int]) -> PairwiseTests:
+def stratified_tests(
+    systems: Sequence[str], discordant: Sequence[np.ndarray], n: Sequence[int]
+) -> PairwiseTests:
     """The overall pairwise tests: for systems ``i``, ``j`` and benchmarks ``b`` with discordant
     counts ``b_b = discordant[b][i, j]``, ``c_b = discordant[b][j, i]`` on ``n_b`` items::
 
@@ -379,10 +381,12 @@ def _letters(accuracy: np.ndarray, sig: np.ndarray) -> list[str]:
     return ["".join(g) if all(len(x) == 1 for x in g) else " ".join(g) for g in groups]
 
 
-def _pairs(tests: PairwiseTests, accuracy: np.ndarray, order: list[int], sig: np.ndarray) -> tuple[PairRow, ...]:
+def _pairs(
+    tests: PairwiseTests, accuracy: np.ndarray, order: list[int], sig: np.ndarray
+) -> tuple[PairRow, ...]:
     out = []
     for pos, i in enumerate(order):
-        for j in order[pos + 1:]:
+        for j in order[pos + 1 :]:
             out.append(
                 PairRow(
                     a=tests.systems[i],
@@ -528,7 +532,9 @@ class OverallResult:
             for s in missing
         }
         idx = [[r.systems.index(s) for s in ranked] for r in results]
-        per_b = np.array([r.accuracy[ix] for r, ix in zip(results, idx, strict=True)], dtype=float).reshape(len(results), len(ranked))
+        per_b = np.array([r.accuracy[ix] for r, ix in zip(results, idx, strict=True)], dtype=float).reshape(
+            len(results), len(ranked)
+        )
         discordant = [r.tests.discordant[np.ix_(ix, ix)] for r, ix in zip(results, idx, strict=True)]  # type: ignore[index]
         n = tuple(r.n for r in results)
         tests = stratified_tests(ranked, discordant, n)

@@ -46,9 +46,6 @@ def _base_name(loaded: LoadedSystems, log: LoadedLog, name: str) -> str:
     return name.removeprefix(f"{log.name}:") if prefixed else name
 
 
-
-
-
 def _panel(log: LoadedLog) -> str | None:
     if not log.decisions:
         return None
@@ -91,7 +88,9 @@ def _details(sd: SystemData, items: Sequence[Any], provenance: Provenance) -> Sy
     )
 
 
-def _clusters(loaded: LoadedSystems, systems: Mapping[str, SystemData], intersect: bool) -> dict[str, str] | None:
+def _clusters(
+    loaded: LoadedSystems, systems: Mapping[str, SystemData], intersect: bool
+) -> dict[str, str] | None:
     sets = [set(sd.correct) for sd in systems.values()]
     items = set.intersection(*sets) if intersect else set().union(*sets)
     if not loaded.clusters or not all(i in loaded.clusters for i in items):
@@ -140,13 +139,15 @@ def load_leaderboard(
         correct = {n: cast("Mapping[Hashable, bool]", sd.correct) for n, (sd, _, _) in systems.items()}
         clusters = _clusters(ls, {n: s for n, (s, _, _) in systems.items()}, intersect)
         try:
-            po = PairedOutcomes.from_dict(correct, clusters=cast("Mapping[Hashable, str] | None", clusters),
-                                          intersect=intersect)
+            po = PairedOutcomes.from_dict(
+                correct, clusters=cast("Mapping[Hashable, str] | None", clusters), intersect=intersect
+            )
         except ItemSetMismatchError as ex:
             lines = [line.strip() for line in str(ex).splitlines() if line.strip()]
             head = lines[0].replace("(pass intersect=True to keep only the common items)", "").strip()
             raise LogLoadError(
-                f"benchmark {bench}: {head}; " + "; ".join(lines[1:])
+                f"benchmark {bench}: {head}; "
+                + "; ".join(lines[1:])
                 + "; pass --intersect to rank on the common items only"
             ) from None
         items = [str(i) for i in po.item_ids]

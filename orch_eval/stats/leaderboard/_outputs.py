@@ -12,7 +12,14 @@ from orch_eval.stats.leaderboard._render import pairs_csv, to_csv, to_json, to_l
 
 __all__ = ["OUTPUT_FILES", "PLOT_FILE", "write_outputs"]
 
-OUTPUT_FILES = ("index.html", "leaderboard.md", "leaderboard.csv", "pairs.csv", "leaderboard.json", "leaderboard.tex")
+OUTPUT_FILES = (
+    "index.html",
+    "leaderboard.md",
+    "leaderboard.csv",
+    "pairs.csv",
+    "leaderboard.json",
+    "leaderboard.tex",
+)
 PLOT_FILE = "accuracy_vs_cost.png"
 
 

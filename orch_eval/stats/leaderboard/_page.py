@@ -109,47 +109,82 @@ def anchor(key: str) -> str:
 
 def _table_html(t: Table) -> list[str]:
     cols = columns_for(t)
-    out = [f'<section id="{anchor(t.key)}">', f"<h2>{_e(t.title)}</h2>", f'<p class="intro">{_e(table_intro(t))}</p>']
+    out = [
+        f'<section id="{anchor(t.key)}">',
+        f"<h2>{_e(t.title)}</h2>",
+        f'<p class="intro">{_e(table_intro(t))}</p>',
+    ]
     if t.rows:
         out.append('<div class="scroll"><table class="board">')
-        out.append("<thead><tr>" + "".join(
-            f'<th class="{_e(c.key if c.key in ("system",) else "num")}" scope="col"'
-            + (f' title="{_e(c.title)}"' if c.title else "") + f">{_e(c.header)}</th>"
-            for c in cols) + "</tr></thead>")
+        out.append(
+            "<thead><tr>"
+            + "".join(
+                f'<th class="{_e(c.key if c.key in ("system",) else "num")}" scope="col"'
+                + (f' title="{_e(c.title)}"' if c.title else "")
+                + f">{_e(c.header)}</th>"
+                for c in cols
+            )
+            + "</tr></thead>"
+        )
         out.append("<tbody>")
         for r in t.rows:
             cells = []
             for c in cols:
                 v = c.sort(r)
-                klass = {"rank_interval": "rank-interval", "system": "system", "letters": "letters"}.get(c.key, c.key)
+                klass = {"rank_interval": "rank-interval", "system": "system", "letters": "letters"}.get(
+                    c.key, c.key
+                )
                 sort = "" if v is None else _e(v)
                 cells.append(f'<td class="{_e(klass)}" data-sort="{sort}">{_e(c.text(r))}</td>')
-            out.append(f'<tr class="system-row" data-system="{_e(r.system)}" data-table="{_e(t.key)}">'
-                       + "".join(cells) + "</tr>")
+            out.append(
+                f'<tr class="system-row" data-system="{_e(r.system)}" data-table="{_e(t.key)}">'
+                + "".join(cells)
+                + "</tr>"
+            )
         out.append("</tbody></table></div>")
     un = t.unresolved_adjacent
     adj = t.adjacent
     if not adj:
         out.append(f"<p>{_e(unresolved_line(t))}</p>")
     else:
-        out.append(f'<p><strong>{len(un)} of {len(adj)}</strong> adjacent pairs statistically unresolved'
-                   + (":" if un else ".") + "</p>")
+        out.append(
+            f"<p><strong>{len(un)} of {len(adj)}</strong> adjacent pairs statistically unresolved"
+            + (":" if un else ".")
+            + "</p>"
+        )
         if un:
-            out.append('<ul class="unresolved">' + "".join(
-                f"<li>{_e(p.a)} vs {_e(p.b)}: difference {_e(pct(p.diff))} points, Holm p = {_e(fmt_p(p.p_holm))}"
-                + (f" (b = {p.b_count}, c = {p.c_count})" if p.b_count is not None else f" (z = {p.z:.2f})")
-                + "</li>" for p in un) + "</ul>")
+            out.append(
+                '<ul class="unresolved">'
+                + "".join(
+                    f"<li>{_e(p.a)} vs {_e(p.b)}: difference {_e(pct(p.diff))} points, Holm p = {_e(fmt_p(p.p_holm))}"
+                    + (
+                        f" (b = {p.b_count}, c = {p.c_count})"
+                        if p.b_count is not None
+                        else f" (z = {p.z:.2f})"
+                    )
+                    + "</li>"
+                    for p in un
+                )
+                + "</ul>"
+            )
     if t.unranked:
-        out.append("<p>Listed, not ranked overall (a system must have every benchmark):</p><ul class=\"notes\">")
+        out.append(
+            '<p>Listed, not ranked overall (a system must have every benchmark):</p><ul class="notes">'
+        )
         for u in t.unranked:
             accs = ", ".join(f"{b} {pct(a)} %" for b, a in u.per_benchmark)
-            out.append(f'<li class="unranked" data-system="{_e(u.system)}">{_e(u.system)}: {_e(u.reason)}'
-                       f" ({_e(accs)})</li>")
+            out.append(
+                f'<li class="unranked" data-system="{_e(u.system)}">{_e(u.system)}: {_e(u.reason)}'
+                f" ({_e(accs)})</li>"
+            )
         out.append("</ul>")
     if t.oracles:
-        out.append("<p>Upper bound, not ranked (the oracle picks whichever agent was right after seeing the answer):</p>"
-                   '<ul class="notes">' + "".join(f"<li>{_e(oracle_text(o, t.alpha))}</li>" for o in t.oracles)
-                   + "</ul>")
+        out.append(
+            "<p>Upper bound, not ranked (the oracle picks whichever agent was right after seeing the answer):</p>"
+            '<ul class="notes">'
+            + "".join(f"<li>{_e(oracle_text(o, t.alpha))}</li>" for o in t.oracles)
+            + "</ul>"
+        )
     if t.notes:
         out.append('<ul class="notes muted">' + "".join(f"<li>{_e(n)}</li>" for n in t.notes) + "</ul>")
     out.append("</section>")
@@ -177,7 +212,8 @@ def to_html(st: Standings, plot_png: bytes | None = None, title: str = "Leaderbo
             'significantly different. <span class="hint">Click a column header to sort.</span></p>'
         ),
         (
-            "<nav>" + "".join(f'<a href="#{anchor(t.key)}">{_e(t.title)}</a>' for t in tables)
+            "<nav>"
+            + "".join(f'<a href="#{anchor(t.key)}">{_e(t.title)}</a>' for t in tables)
             + '<a href="#plot">Accuracy vs cost</a><a href="#method">Method</a><a href="#provenance">Provenance</a></nav>'
         ),
     ]
@@ -196,8 +232,10 @@ def to_html(st: Standings, plot_png: bytes | None = None, title: str = "Leaderbo
             "</figure></section>",
         ]
     else:
-        parts.append('<section id="plot"><h2>Accuracy versus cost</h2><p class="muted">No plot: no system has a '
-                     "cost, token count or latency per item in its logs.</p></section>")
+        parts.append(
+            '<section id="plot"><h2>Accuracy versus cost</h2><p class="muted">No plot: no system has a '
+            "cost, token count or latency per item in its logs.</p></section>"
+        )
     parts += [
         '<section id="method"><h2>Method: how to read rank intervals and letters</h2><ul class="method">',
         *(f"<li>{_e(m)}</li>" for m in st.method),
@@ -206,8 +244,11 @@ def to_html(st: Standings, plot_png: bytes | None = None, title: str = "Leaderbo
     prov = provenance_rows(st)
     parts.append('<section id="provenance"><h2>Provenance</h2>')
     if prov:
-        parts.append('<div class="scroll"><table class="provenance"><thead><tr>'
-                     + "".join(f'<th scope="col">{_e(h)}</th>' for h in PROVENANCE_HEADER) + "</tr></thead><tbody>")
+        parts.append(
+            '<div class="scroll"><table class="provenance"><thead><tr>'
+            + "".join(f'<th scope="col">{_e(h)}</th>' for h in PROVENANCE_HEADER)
+            + "</tr></thead><tbody>"
+        )
         for row in prov:
             parts.append("<tr>" + "".join(f'<td class="text">{_e(c)}</td>' for c in row) + "</tr>")
         parts.append("</tbody></table></div>")
@@ -215,7 +256,10 @@ def to_html(st: Standings, plot_png: bytes | None = None, title: str = "Leaderbo
         parts.append('<p class="muted">No provenance recorded (outcomes given directly).</p>')
     parts.append("</section>")
     if st.notes:
-        parts.append('<section id="notes"><h2>Notes</h2><ul class="notes">'
-                     + "".join(f"<li>{_e(n)}</li>" for n in st.notes) + "</ul></section>")
+        parts.append(
+            '<section id="notes"><h2>Notes</h2><ul class="notes">'
+            + "".join(f"<li>{_e(n)}</li>" for n in st.notes)
+            + "</ul></section>"
+        )
     parts += [f"<script>{_SCRIPT}</script>", "</body>", "</html>", ""]
     return "\n".join(parts)

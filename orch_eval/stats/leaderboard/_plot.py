@@ -41,7 +41,10 @@ def cost_axis(table: Table) -> tuple[str, dict[str, float]] | None:
     options = (
         ("cost per item", lambda r: r.details.cost_per_item),
         ("tokens per item (input + output; every cost is 0 or unknown)", _tokens),
-        ("latency per item, s (every cost is 0 or unknown, no token counts)", lambda r: r.details.latency_per_item),
+        (
+            "latency per item, s (every cost is 0 or unknown, no token counts)",
+            lambda r: r.details.latency_per_item,
+        ),
     )
     for label, get in options:
         values = {r.system: get(r) for r in table.rows}
@@ -70,10 +73,23 @@ def plot_png(st: Standings, dpi: int = 100) -> bytes | None:
         hi = [max(0.0, min(1.0, r.ci_high) - r.accuracy) for r in rows]
         ax.errorbar(x, y, yerr=[lo, hi], fmt="o", color="#1f4e79", ecolor="#8fa9c4", capsize=3, zorder=3)
         front = pareto_frontier(x, y)
-        ax.step([x[i] for i in front], [y[i] for i in front], where="post", color="#c0504d", lw=1.5,
-                label="Pareto frontier", zorder=2)
-        ax.scatter([x[i] for i in front], [y[i] for i in front], s=60, facecolors="none", edgecolors="#c0504d",
-                   zorder=4)
+        ax.step(
+            [x[i] for i in front],
+            [y[i] for i in front],
+            where="post",
+            color="#c0504d",
+            lw=1.5,
+            label="Pareto frontier",
+            zorder=2,
+        )
+        ax.scatter(
+            [x[i] for i in front],
+            [y[i] for i in front],
+            s=60,
+            facecolors="none",
+            edgecolors="#c0504d",
+            zorder=4,
+        )
         numbered = len(rows) > 12
         for k, r in enumerate(rows):
             text = r.system if not numbered or k in front else str(k + 1)
@@ -82,17 +98,27 @@ def plot_png(st: Standings, dpi: int = 100) -> bytes | None:
         if positive and len(positive) == len(x) and max(positive) / min(positive) > 100:
             ax.set_xscale("log")
             ax.minorticks_off()
-        ax.set_ylim(max(0.0, min(r.ci_low for r in rows) - 0.05), min(1.0, max(r.ci_high for r in rows) + 0.05))
+        ax.set_ylim(
+            max(0.0, min(r.ci_low for r in rows) - 0.05), min(1.0, max(r.ci_high for r in rows) + 0.05)
+        )
         ax.margins(x=0.12)  # room for the labels of the rightmost points
         ax.set_xlabel(label)
         ax.set_ylabel(f"accuracy ({table.ci} {1 - table.alpha:.0%} CI)")
-        ax.set_title(table.title + (" (labels: row number in the table)" if numbered else ""), fontsize="medium")
+        ax.set_title(
+            table.title + (" (labels: row number in the table)" if numbered else ""), fontsize="medium"
+        )
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower right", fontsize="small")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.subplots_adjust(left=0.1 if ncols == 1 else 0.06, right=0.98, bottom=0.1 / nrows, top=1 - 0.06 / nrows,
-                        hspace=0.35, wspace=0.25)
+    fig.subplots_adjust(
+        left=0.1 if ncols == 1 else 0.06,
+        right=0.98,
+        bottom=0.1 / nrows,
+        top=1 - 0.06 / nrows,
+        hspace=0.35,
+        wspace=0.25,
+    )
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()

@@ -92,7 +92,9 @@ def compact_letter_display(order: Sequence[int], significant: np.ndarray) -> lis
     columns = [(1 << k) - 1]
     pairs = sorted(
         (min(position[i], position[j]), max(position[i], position[j]))
-        for i in range(k) for j in range(i + 1, k) if sig[i, j]
+        for i in range(k)
+        for j in range(i + 1, k)
+        if sig[i, j]
     )
     for p, q in pairs:  # insert: split every column holding both members of a significant pair
         both = (1 << p) | (1 << q)

@@ -51,7 +51,7 @@ def pct(x: float | None, digits: int = 1) -> str:
 def _num(x: float | None, digits: int = 1) -> str:
     if x is None:
         return "n/a"
-    if x != 0 and abs(x) < 10 ** -digits:
+    if x != 0 and abs(x) < 10**-digits:
         return f"{x:.2g}"
     return f"{x:,.{digits}f}"
 
@@ -68,7 +68,14 @@ class Column:
         needed: Callable[[Table], bool] = lambda t: True,
         title: str = "",
     ) -> None:
-        self.key, self.header, self.text, self.sort, self.needed, self.title = key, header, text, sort, needed, title
+        self.key, self.header, self.text, self.sort, self.needed, self.title = (
+            key,
+            header,
+            text,
+            sort,
+            needed,
+            title,
+        )
 
 
 def _has(attr: str) -> Callable[[Table], bool]:
@@ -83,7 +90,9 @@ def _clustered(r: Row) -> str:
     return "n/a" if r.clustered_low is None else f"[{pct(r.clustered_low)}, {pct(r.clustered_high)}]"
 
 
-def _detail(attr: str, digits: int, scale: float = 1.0) -> tuple[Callable[[Row], str], Callable[[Row], float | None]]:
+def _detail(
+    attr: str, digits: int, scale: float = 1.0
+) -> tuple[Callable[[Row], str], Callable[[Row], float | None]]:
     def value(r: Row) -> float | None:
         v = getattr(r.details, attr)
         return None if v is None else v * scale
@@ -92,22 +101,56 @@ def _detail(attr: str, digits: int, scale: float = 1.0) -> tuple[Callable[[Row],
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("rank", "Rank", lambda r: str(r.rank), lambda r: r.rank, title="by accuracy; ties share the better rank"),
+    Column(
+        "rank",
+        "Rank",
+        lambda r: str(r.rank),
+        lambda r: r.rank,
+        title="by accuracy; ties share the better rank",
+    ),
     Column("system", "System", lambda r: r.system, lambda r: r.system.lower()),
-    Column("rank_interval", "Rank interval", lambda r: r.rank_interval, lambda r: r.rank_low + r.rank_high / 1000,
-           title="simultaneous: 1 + #significantly better .. K - #significantly worse"),
-    Column("letters", "Letters", lambda r: r.letters, lambda r: r.letters,
-           title="systems sharing a letter are not significantly different"),
+    Column(
+        "rank_interval",
+        "Rank interval",
+        lambda r: r.rank_interval,
+        lambda r: r.rank_low + r.rank_high / 1000,
+        title="simultaneous: 1 + #significantly better .. K - #significantly worse",
+    ),
+    Column(
+        "letters",
+        "Letters",
+        lambda r: r.letters,
+        lambda r: r.letters,
+        title="systems sharing a letter are not significantly different",
+    ),
     Column("accuracy", "Accuracy %", lambda r: pct(r.accuracy), lambda r: r.accuracy),
     Column("ci", "95% CI", _ci, lambda r: r.ci_low),
-    Column("clustered", "Clustered CI", _clustered, lambda r: r.clustered_low,
-           lambda t: t.n_clusters is not None, title="by subject/category"),
+    Column(
+        "clustered",
+        "Clustered CI",
+        _clustered,
+        lambda r: r.clustered_low,
+        lambda t: t.n_clusters is not None,
+        title="by subject/category",
+    ),
     Column("n", "Items", lambda r: str(r.n), lambda r: r.n, lambda t: t.key != "overall"),
-    Column("abstain", "Abstain %", *_detail("abstain_rate", 1, 100.0), needed=_has("abstain_rate"),
-           title="no parsable answer (abstention or parse failure)"),
+    Column(
+        "abstain",
+        "Abstain %",
+        *_detail("abstain_rate", 1, 100.0),
+        needed=_has("abstain_rate"),
+        title="no parsable answer (abstention or parse failure)",
+    ),
     Column("calls", "Calls/item", *_detail("calls_per_item", 2), needed=_has("calls_per_item")),
-    Column("tokens_in", "In tok/item", *_detail("input_tokens_per_item", 0), needed=_has("input_tokens_per_item")),
-    Column("tokens_out", "Out tok/item", *_detail("output_tokens_per_item", 0), needed=_has("output_tokens_per_item")),
+    Column(
+        "tokens_in", "In tok/item", *_detail("input_tokens_per_item", 0), needed=_has("input_tokens_per_item")
+    ),
+    Column(
+        "tokens_out",
+        "Out tok/item",
+        *_detail("output_tokens_per_item", 0),
+        needed=_has("output_tokens_per_item"),
+    ),
     Column("cost", "Cost/item", *_detail("cost_per_item", 6), needed=_has("cost_per_item")),
     Column("latency", "Latency s/item", *_detail("latency_per_item", 3), needed=_has("latency_per_item")),
 )
@@ -131,7 +174,10 @@ def columns_for(table: Table) -> list[Column]:
         for k, b in enumerate(table.benchmarks):
             cols.insert(at + k, _benchmark_column(k, b))
         cols[next(i for i, c in enumerate(cols) if c.key == "accuracy")] = Column(
-            "accuracy", "Mean accuracy %", lambda r: pct(r.accuracy), lambda r: r.accuracy,
+            "accuracy",
+            "Mean accuracy %",
+            lambda r: pct(r.accuracy),
+            lambda r: r.accuracy,
             title="equally weighted mean of the benchmarks' accuracies",
         )
     return cols
@@ -141,7 +187,11 @@ def unresolved_line(t: Table) -> str:
     adj = t.adjacent
     un = t.unresolved_adjacent
     if not t.rows:
-        return "No system has every benchmark: nothing is ranked overall." if t.key == "overall" else "No system."
+        return (
+            "No system has every benchmark: nothing is ranked overall."
+            if t.key == "overall"
+            else "No system."
+        )
     if not adj:
         return "One system: nothing to resolve."
     pairs = ", ".join(f"{p.a} vs {p.b} (Holm p = {fmt_p(p.p_holm)})" for p in un)
@@ -161,12 +211,16 @@ def _count(n: int, what: str) -> str:
 
 def table_intro(t: Table) -> str:
     if t.key == "overall":
-        return (f"{len(t.benchmarks)} benchmarks weighted equally ({', '.join(t.benchmarks)}); "
-                f"{_count(len(t.rows), 'system')} ranked; test: {t.test}, Holm over {_count(len(t.pairs), 'pair')}, "
-                f"alpha = {t.alpha:g}.")
+        return (
+            f"{len(t.benchmarks)} benchmarks weighted equally ({', '.join(t.benchmarks)}); "
+            f"{_count(len(t.rows), 'system')} ranked; test: {t.test}, Holm over {_count(len(t.pairs), 'pair')}, "
+            f"alpha = {t.alpha:g}."
+        )
     cl = f", {t.n_clusters} subjects/categories" if t.n_clusters is not None else ""
-    return (f"{_count(t.n_items or 0, 'item')}{cl}; {_count(len(t.rows), 'system')}; test: {t.test}, Holm over "
-            f"{_count(len(t.pairs), 'pair')}, alpha = {t.alpha:g}.")
+    return (
+        f"{_count(t.n_items or 0, 'item')}{cl}; {_count(len(t.rows), 'system')}; test: {t.test}, Holm over "
+        f"{_count(len(t.pairs), 'pair')}, alpha = {t.alpha:g}."
+    )
 
 
 # ---------------------------------------------------------------------------- markdown
@@ -189,8 +243,18 @@ def provenance_rows(st: Standings) -> list[list[str]]:
             p = r.details.provenance
             if p is None:
                 continue
-            rows.append([r.system, t.key, p.harness, p.model or "n/a", p.panel or "n/a", p.task or "n/a",
-                         p.date or "n/a", p.log])
+            rows.append(
+                [
+                    r.system,
+                    t.key,
+                    p.harness,
+                    p.model or "n/a",
+                    p.panel or "n/a",
+                    p.task or "n/a",
+                    p.date or "n/a",
+                    p.log,
+                ]
+            )
     return rows
 
 
@@ -203,7 +267,8 @@ def to_markdown(st: Standings, title: str = "Leaderboard") -> str:
     lines.append(
         f"alpha = {st.alpha:g}: rank intervals are simultaneous {1 - st.alpha:.0%} intervals; systems sharing a "
         "letter are not significantly different (Holm-adjusted McNemar mid-p per benchmark"
-        + ("; stratified paired z test overall" if st.overall is not None else "") + ")."
+        + ("; stratified paired z test overall" if st.overall is not None else "")
+        + ")."
     )
     lines.append("")
     for t in st.tables:
@@ -221,7 +286,9 @@ def to_markdown(st: Standings, title: str = "Leaderboard") -> str:
                 lines.append(f"* {u.system}: {u.reason} ({accs})")
             lines.append("")
         if t.oracles:
-            lines.append("Upper bound, not ranked (the oracle picks whichever agent was right after seeing the answer):")
+            lines.append(
+                "Upper bound, not ranked (the oracle picks whichever agent was right after seeing the answer):"
+            )
             lines.append("")
             lines += [f"* {oracle_text(o, t.alpha)}" for o in t.oracles]
             lines.append("")
@@ -240,10 +307,34 @@ def to_markdown(st: Standings, title: str = "Leaderboard") -> str:
 
 
 CSV_FIELDS = [
-    "table", "rank", "system", "rank_low", "rank_high", "letters", "accuracy", "ci_low", "ci_high", "ci_method",
-    "clustered_low", "clustered_high", "n", "correct", "abstain_rate", "calls_per_item", "input_tokens_per_item",
-    "output_tokens_per_item", "cost_per_item", "latency_per_item", "kind", "harness", "model", "panel", "task",
-    "date", "log", "note",
+    "table",
+    "rank",
+    "system",
+    "rank_low",
+    "rank_high",
+    "letters",
+    "accuracy",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "clustered_low",
+    "clustered_high",
+    "n",
+    "correct",
+    "abstain_rate",
+    "calls_per_item",
+    "input_tokens_per_item",
+    "output_tokens_per_item",
+    "cost_per_item",
+    "latency_per_item",
+    "kind",
+    "harness",
+    "model",
+    "panel",
+    "task",
+    "date",
+    "log",
+    "note",
 ]
 
 
@@ -263,17 +354,38 @@ def to_csv(st: Standings) -> str:
     for t in st.tables:
         for r in t.rows:
             d, p = r.details, r.details.provenance
-            rows.append({
-                "table": t.key, "rank": r.rank, "system": r.system, "rank_low": r.rank_low, "rank_high": r.rank_high,
-                "letters": r.letters, "accuracy": r.accuracy, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                "ci_method": t.ci, "clustered_low": r.clustered_low, "clustered_high": r.clustered_high, "n": r.n,
-                "correct": r.correct, "abstain_rate": d.abstain_rate, "calls_per_item": d.calls_per_item,
-                "input_tokens_per_item": d.input_tokens_per_item, "output_tokens_per_item": d.output_tokens_per_item,
-                "cost_per_item": d.cost_per_item, "latency_per_item": d.latency_per_item, "kind": d.kind,
-                "harness": p.harness if p else None, "model": p.model if p else None, "panel": p.panel if p else None,
-                "task": p.task if p else None, "date": p.date if p else None, "log": p.log if p else None,
-                "note": None,
-            })
+            rows.append(
+                {
+                    "table": t.key,
+                    "rank": r.rank,
+                    "system": r.system,
+                    "rank_low": r.rank_low,
+                    "rank_high": r.rank_high,
+                    "letters": r.letters,
+                    "accuracy": r.accuracy,
+                    "ci_low": r.ci_low,
+                    "ci_high": r.ci_high,
+                    "ci_method": t.ci,
+                    "clustered_low": r.clustered_low,
+                    "clustered_high": r.clustered_high,
+                    "n": r.n,
+                    "correct": r.correct,
+                    "abstain_rate": d.abstain_rate,
+                    "calls_per_item": d.calls_per_item,
+                    "input_tokens_per_item": d.input_tokens_per_item,
+                    "output_tokens_per_item": d.output_tokens_per_item,
+                    "cost_per_item": d.cost_per_item,
+                    "latency_per_item": d.latency_per_item,
+                    "kind": d.kind,
+                    "harness": p.harness if p else None,
+                    "model": p.model if p else None,
+                    "panel": p.panel if p else None,
+                    "task": p.task if p else None,
+                    "date": p.date if p else None,
+                    "log": p.log if p else None,
+                    "note": None,
+                }
+            )
         for u in t.unranked:
             rows.append({"table": t.key, "system": u.system, "note": u.reason})
     return _csv_text(CSV_FIELDS, rows)
@@ -288,11 +400,21 @@ def pairs_csv(st: Standings) -> str:
     for t in st.tables:
         adjacent = {(p.a, p.b) for p in t.adjacent}
         for p in t.pairs:
-            rows.append({
-                "table": t.key, "a": p.a, "b": p.b, "diff": p.diff, "b_count": p.b_count, "c_count": p.c_count,
-                "z": p.z, "p": p.p, "p_holm": p.p_holm, "significant": p.significant,
-                "adjacent": (p.a, p.b) in adjacent,
-            })
+            rows.append(
+                {
+                    "table": t.key,
+                    "a": p.a,
+                    "b": p.b,
+                    "diff": p.diff,
+                    "b_count": p.b_count,
+                    "c_count": p.c_count,
+                    "z": p.z,
+                    "p": p.p,
+                    "p_holm": p.p_holm,
+                    "significant": p.significant,
+                    "adjacent": (p.a, p.b) in adjacent,
+                }
+            )
     return _csv_text(PAIR_FIELDS, rows)
 
 
@@ -323,14 +445,16 @@ def _table_dict(t: Table) -> dict[str, Any]:
 
 def to_dict(st: Standings) -> dict[str, Any]:
     """Plain-Python form: every table with its rows and all pairwise tests."""
-    return _clean({
-        "alpha": st.alpha,
-        "intersect": st.intersect,
-        "method": list(st.method),
-        "notes": list(st.notes),
-        "overall": _table_dict(st.overall) if st.overall is not None else None,
-        "benchmarks": [_table_dict(t) for t in st.benchmarks],
-    })
+    return _clean(
+        {
+            "alpha": st.alpha,
+            "intersect": st.intersect,
+            "method": list(st.method),
+            "notes": list(st.notes),
+            "overall": _table_dict(st.overall) if st.overall is not None else None,
+            "benchmarks": [_table_dict(t) for t in st.benchmarks],
+        }
+    )
 
 
 def to_json(st: Standings, indent: int | None = 2) -> str:
@@ -341,8 +465,18 @@ def to_json(st: Standings, indent: int | None = 2) -> str:
 # ---------------------------------------------------------------------------- LaTeX
 
 _TEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 
 
