@@ -22,7 +22,7 @@ from inspect_ai import eval as inspect_eval
 from orch_eval.cli import main
 from orch_eval.core.panel import Panel
 from orch_eval.inspect.solvers import orch, single
-from orch_eval.stats.analysis import SystemCompute, analyse
+from orch_eval.stats.analysis import Analysis, SystemCompute, analyse
 from orch_eval.stats.outcomes import PairedOutcomes
 from orch_eval.stats.report import compare
 from orch_eval.stats.sources import load_benchmarks
@@ -143,6 +143,92 @@ def test_plots_use_tokens_when_every_cost_is_zero_and_clip_intervals(tmp_path: P
     md = rep2.to_markdown()
     assert "| sig. |" in md and "sig. `*`" in md  # the significance column has a header
     assert not re.search(r"\[-\d", md.split("## Comparisons")[0])  # no negative accuracy bound
+
+
+def _captured_figures(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Keep every figure the plot functions save (they close it after saving)."""
+    import orch_eval.stats.plots as plots
+
+    figures: list[Any] = []
+    real_finish = plots._finish
+
+    def keep(fig: Any, path: str | Path) -> Path:
+        figures.append(fig)
+        return real_finish(fig, path)
+
+    monkeypatch.setattr(plots, "_finish", keep)
+    return figures
+
+
+def test_plots_draw_the_chance_line_and_name_the_benchmark_and_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The accuracy and accuracy-versus-compute plots of a comparison carry a dashed line at the chance
+    level and a title naming the benchmark and the declared reference (issue 18, plots)."""
+    figures = _captured_figures(monkeypatch)
+    rng = np.random.default_rng(1)
+    systems = {f"s{i}": {f"q{j}": bool(rng.random() < 0.6) for j in range(30)} for i in range(3)}
+    po = PairedOutcomes.from_dict(systems)
+    rep = compare(po, reference="s0", bootstrap=0)
+    compute = {s: SystemCompute(s, 1.0 + i, 100.0 * (i + 1), 50.0, 0.0, 1.0) for i, s in enumerate(systems)}
+    analysis = Analysis(report=rep, outcomes=po, oracles=[], diagnostics=[], compute=compute, sources=[], notes=[],
+                        benchmark="mmlu_0_shot", chance=0.25)
+    written = analysis.write_plots(tmp_path)
+    assert [Path(w).name for w in written] == ["accuracy.png", "accuracy_vs_cost.png"]
+    assert len(figures) == 2
+    for fig, vertical in zip(figures, (True, False)):
+        (ax,) = [a for a in fig.axes if a.get_title()]
+        assert ax.get_title() == "mmlu_0_shot (reference: s0)"
+        chance = [ln for ln in ax.get_lines() if ln.get_label() == "chance (25%)"]
+        assert len(chance) == 1 and chance[0].get_linestyle() == "--"
+        xs, ys = chance[0].get_xdata(), chance[0].get_ydata()
+        assert list(xs if vertical else ys) == [0.25, 0.25]  # axvline / axhline at the chance level
+        assert "chance (25%)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # no chance level (a numeric benchmark): no line
+    figures.clear()
+    Analysis(report=rep, outcomes=po, oracles=[], diagnostics=[], compute=compute, sources=[], notes=[],
+             benchmark="gsm8k").write_plots(tmp_path / "gsm8k")
+    assert all(ln.get_label() != "chance" and not str(ln.get_label()).startswith("chance")
+               for fig in figures for ax in fig.axes for ln in ax.get_lines())
+
+
+def test_pvalue_heatmap_is_readable_and_unclipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each cell's number contrasts with its cell (white on dark, black on light), and nothing is
+    clipped: the saved image holds every label, long rotated system names and the colour bar's
+    two-line label included (issue 18, plots)."""
+    import matplotlib.image as mpimg
+
+    figures = _captured_figures(monkeypatch)
+    from orch_eval.stats.plots import plot_pvalue_heatmap
+
+    rng = np.random.default_rng(2)
+    accs = {"a-very-long-system-name/with/a/path:agent0": 0.9, "b": 0.88, "c": 0.5, "d": 0.2}
+    systems = {n: {f"q{j}": bool(rng.random() < p) for j in range(80)} for n, p in accs.items()}
+    systems["b"] = {**systems["a-very-long-system-name/with/a/path:agent0"], "q0": False}  # p near 1: a dark cell
+    rep = compare(PairedOutcomes.from_dict(systems), pairs="all", bootstrap=0)
+    path = plot_pvalue_heatmap(rep, tmp_path / "p.png", title="mmlu_0_shot")
+    (fig,) = figures
+    ax, _colorbar = fig.axes
+    (image,) = ax.get_images()
+    cells = [t for t in ax.texts]
+    assert len(cells) == 4 * 3
+    seen = set()
+    for t in cells:
+        x, y = t.get_position()
+        r, g, b, _ = image.cmap(image.norm(image.get_array()[int(y), int(x)]))
+        dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
+        assert t.get_color() == ("white" if dark else "black"), (t.get_text(), (r, g, b))
+        seen.add(dark)
+    assert seen == {True, False}  # both kinds of cell occur, so both branches were checked
+    # nothing clipped: the saved image holds the extent of everything drawn (labels stick out of the
+    # figure's own area here, so a plain savefig would cut them)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig.set_dpi(120)  # the dpi the plot is saved at
+    content = fig.get_tightbbox(FigureCanvasAgg(fig).get_renderer())  # inches; the figure was closed
+    assert content.x0 < 0 or content.y0 < 0  # the case that needs a tight bounding box
+    png_h, png_w = mpimg.imread(str(path)).shape[:2]
+    assert png_w >= content.width * 120 - 1 and png_h >= content.height * 120 - 1, (png_w, png_h, content)
 
 
 def test_inline_panels_get_a_readable_name() -> None:
