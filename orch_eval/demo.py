@@ -197,7 +197,8 @@ def print_result(result: DemoResult, k: int, temperature: float, out: Any = None
         )
     ref = result.reference
     print(
-        f"\nTotal evaluation time {result.seconds / 60:.1f} min. Full reports and the leaderboard of these logs:\n"
+        f"\nTotal evaluation time {result.seconds / 60:.1f} min. Full reports and the leaderboard of these "
+        "logs:\n"
         f"  orch-eval compare {result.log_dir} --reference {ref}\n"
         f"  orch-eval leaderboard {result.log_dir} --output {result.log_dir}/leaderboard",
         file=out,

@@ -39,7 +39,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orch-eval",
-        description="ORCH: many analyses, one merge. Deterministic multi-agent evaluation for Inspect AI and lm-eval.",
+        description=(
+            "ORCH: many analyses, one merge. Deterministic multi-agent evaluation for Inspect AI and lm-eval."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"orch_eval {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -38,7 +38,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "logs",
         nargs="+",
         metavar="LOG",
-        help="Inspect .eval logs, lm-eval samples_*.jsonl files, or folders of them (e.g. an eval_set log dir)",
+        help=(
+            "Inspect .eval logs, lm-eval samples_*.jsonl files, or folders of them (e.g. an eval_set log dir)"
+        ),
     )
     p.add_argument(
         "--output", "-o", required=True, metavar="DIR", help="folder to write the leaderboard into"

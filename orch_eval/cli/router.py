@@ -51,7 +51,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--keep-shared",
         action="store_true",
         help="keep calibration items whose ids also occur in the evaluated split (by default they are left "
-        "out: MMLU repeats some test questions in validation/dev, and the leakage rule would refuse the state)",
+        "out: MMLU repeats some test questions in validation/dev, and the leakage rule would refuse the "
+        "state)",
     )
     cal.add_argument("--log-dir", default=None, help="Inspect log folder of the calibration run")
     cal.add_argument("--max-samples", type=positive_int, default=None, help="samples run concurrently")

@@ -487,8 +487,9 @@ class Orchestrator:
         if dispatch_rec is not None and dispatch_rec.fallback != "none":
             missing_q = sum(q is None for q in dispatch_rec.subquestions)
             notes.append(
-                f"dispatcher (agent {dispatch_rec.slot}) gave {len(chosen) - missing_q} of {len(chosen)} sub-questions"
-                f" ({dispatch_rec.fault or 'too few'}): {missing_q} analysts wrote their ordinary analysis"
+                f"dispatcher (agent {dispatch_rec.slot}) gave {len(chosen) - missing_q} of {len(chosen)} "
+                f"sub-questions ({dispatch_rec.fault or 'too few'}): {missing_q} analysts wrote their "
+                "ordinary analysis"
             )
         return self.make_decision(
             question,

@@ -121,7 +121,8 @@ class _OneAgent(_Method):
     def check(self, panel: Panel) -> None:
         if self.agent >= len(panel.agents):
             raise OrchConfigError(
-                f"{self.method}: agent={self.agent} is out of range (the panel has {len(panel.agents)} agents)"
+                f"{self.method}: agent={self.agent} is out of range (the panel has {len(panel.agents)} "
+                "agents)"
             )
 
     async def samples(self, engine: Orchestrator, question: Question) -> list[AgentRecord]:

@@ -225,7 +225,8 @@ class Panel(BaseModel):
             )
         if self.dispatch and self.router is not None and self.router.enabled and self.router.shadow:
             raise ValueError(
-                "dispatch does not combine with the router's shadow mode (its analyses are made before routing)"
+                "dispatch does not combine with the router's shadow mode (its analyses are made before "
+                "routing)"
             )
         if self.dispatcher is not None and not self.dispatch:
             raise ValueError("dispatcher is set but dispatch is false: set dispatch: true to decompose")
@@ -443,8 +444,9 @@ def _provider_problem(field: str, name: str, args: dict[str, Any]) -> str | None
     found = registry_find(match)
     if not found:
         return (
-            f"{field}: unknown model provider {provider!r} in {name!r}. Fix: use provider/model with a provider "
-            f"Inspect knows ({', '.join(_known_providers())}), or install the package that registers {provider!r}"
+            f"{field}: unknown model provider {provider!r} in {name!r}. Fix: use provider/model with a "
+            f"provider Inspect knows ({', '.join(_known_providers())}), or install the package that "
+            f"registers {provider!r}"
         )
     if provider in OPENAI_CLIENT_PROVIDERS and importlib.util.find_spec("openai") is None:
         return (

@@ -48,7 +48,8 @@ class Question(BaseModel):
                 )
             if self.gold is not None and self.gold not in self.letters:
                 raise ValueError(
-                    f"question {self.id!r}: gold {self.gold!r} is not one of the option letters {self.letters}"
+                    f"question {self.id!r}: gold {self.gold!r} is not one of the option letters "
+                    f"{self.letters}"
                 )
         elif self.options:
             raise ValueError(f"question {self.id!r}: a numeric question takes no options")

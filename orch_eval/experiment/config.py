@@ -136,7 +136,8 @@ class BenchmarkSpec(BaseModel):
         unknown = sorted(set(self.task_args) - LM_EVAL_ARGS)
         if unknown:
             raise ValueError(
-                f"task_args {unknown} are not lm-eval arguments the runner passes ({', '.join(sorted(LM_EVAL_ARGS))})"
+                f"task_args {unknown} are not lm-eval arguments the runner passes "
+                f"({', '.join(sorted(LM_EVAL_ARGS))})"
             )
         return self
 

@@ -301,16 +301,16 @@ def check_shardable(plan: Plan) -> None:
     routed = [s.name for s in plan.runnable if s.panel.router is not None and s.panel.router.enabled]
     if routed:
         raise OrchConfigError(
-            f"--shard: the routed system(s) {', '.join(routed)} cannot be sharded: the prequential router decides "
-            "each item from the outcomes of every earlier item in dataset order, so a shard would see a different "
-            "history. Run the routed systems unsharded (a separate experiment file), after the shards: their "
-            "analyses are then cache hits"
+            f"--shard: the routed system(s) {', '.join(routed)} cannot be sharded: the prequential router "
+            "decides each item from the outcomes of every earlier item in dataset order, so a shard would "
+            "see a different history. Run the routed systems unsharded (a separate experiment file), after "
+            "the shards: their analyses are then cache hits"
         )
     lm = [b.short for b in plan.benchmarks if b.is_lm_eval]
     if lm:
         raise OrchConfigError(
-            f"--shard: lm-eval benchmarks ({', '.join(lm)}) are not sharded by orch-eval run; run them unsharded, or "
-            "split them with lm-eval's own --samples (docs/served-models.md)"
+            f"--shard: lm-eval benchmarks ({', '.join(lm)}) are not sharded by orch-eval run; run them "
+            "unsharded, or split them with lm-eval's own --samples (docs/served-models.md)"
         )
 
 
@@ -331,7 +331,8 @@ def build_plan(
     names = [s.name for s in systems]
     if exp.reference is not None and exp.reference not in names:
         raise OrchConfigError(
-            f"{exp.source or 'experiment'}: field 'reference': {exp.reference!r} is not one of the systems {names}"
+            f"{exp.source or 'experiment'}: field 'reference': {exp.reference!r} is not one of the systems "
+            f"{names}"
         )
     benchmarks = []
     seen = set()
@@ -564,8 +565,8 @@ def format_estimate(plan: Plan, rows: list[Estimate]) -> str:
     total_cost = sum(r.cost for r in rows)
     lines.append("")
     lines.append(
-        f"Total: {'<= ' if bound else ''}{total_calls} calls, {sum(r.input_tokens for r in rows)} input tokens, "
-        f"<= {sum(r.output_tokens for r in rows)} output tokens, cost <= {total_cost:.4f} {cur}"
+        f"Total: {'<= ' if bound else ''}{total_calls} calls, {sum(r.input_tokens for r in rows)} input "
+        f"tokens, <= {sum(r.output_tokens for r in rows)} output tokens, cost <= {total_cost:.4f} {cur}"
         + ("" if plan.panel.prices else " (the panel has no price table: cost 0)")
     )
     per_model: dict[str, int] = {}
@@ -575,6 +576,7 @@ def format_estimate(plan: Plan, rows: list[Estimate]) -> str:
     lines.append("Calls per model: " + ", ".join(f"{m}: {c}" for m, c in per_model.items()))
     if plan.experiment.cost_limit is not None and total_cost > plan.experiment.cost_limit:
         lines.append(
-            f"Note: the estimate exceeds cost_limit={plan.experiment.cost_limit} {cur}; the run will stop early."
+            f"Note: the estimate exceeds cost_limit={plan.experiment.cost_limit} {cur}; the run will stop "
+            "early."
         )
     return "\n".join(lines)

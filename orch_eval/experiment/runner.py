@@ -316,8 +316,8 @@ def run_experiment(
             result.status = "cost_limit"
             result.message = (
                 f"cost limit reached: {spent:.4f} {plan.panel.currency} spent >= cost_limit {limit_cost}; "
-                f"not run: {', '.join(left)}. The report covers the systems that finished; raise the limit and "
-                "rerun the same command to continue (finished work is reused)."
+                f"not run: {', '.join(left)}. The report covers the systems that finished; raise the limit "
+                "and rerun the same command to continue (finished work is reused)."
             )
             break
         benches = [b for b in plan.benchmarks if not (b.is_lm_eval and lm_eval_unsupported(system))]

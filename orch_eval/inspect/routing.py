@@ -126,14 +126,15 @@ def eval_order() -> tuple[str, str, list[str], int]:
 
 
 RETRY_REFUSED = (
-    "router: this eval is a retry of an interrupted run (inspect eval-retry, or eval_set on the same log dir). "
-    "A retry re-runs the unfinished samples but starts them out of dataset order (inspect-ai 0.3.285 reads each "
-    "sample's prior record before it queues for a slot), and the prequential router would then deadlock: later "
-    "items hold every max_samples slot while waiting for the feedback of an earlier item that cannot start. "
-    "Resume instead by running the same eval again (inspect eval ... with a new --log-dir) with the same "
-    "router_state_out: the router continues from the state, and the items it had already applied are routed "
-    "exactly as before from its retained window (see docs/router.md, resume). `orch-eval run` does this by "
-    "itself: rerunning the experiment sets the unfinished log aside and reruns the system from the cache."
+    "router: this eval is a retry of an interrupted run (inspect eval-retry, or eval_set on the same log "
+    "dir). A retry re-runs the unfinished samples but starts them out of dataset order (inspect-ai 0.3.285 "
+    "reads each sample's prior record before it queues for a slot), and the prequential router would then "
+    "deadlock: later items hold every max_samples slot while waiting for the feedback of an earlier item "
+    "that cannot start. Resume instead by running the same eval again (inspect eval ... with a new "
+    "--log-dir) with the same router_state_out: the router continues from the state, and the items it had "
+    "already applied are routed exactly as before from its retained window (see docs/router.md, resume). "
+    "`orch-eval run` does this by itself: rerunning the experiment sets the unfinished log aside and reruns "
+    "the system from the cache."
 )
 
 

@@ -100,9 +100,9 @@ def setup_error(where: str, ex: OrchConfigError) -> OrchSetupError:
 
 
 class _Lazy:
-    """Builds the engine (an Orchestrator, or an Orchestrator and a method) at once (``eager``: the panel is given as an argument, so a bad one
-    fails when the solver is built, before the eval starts) or on first use, inside the eval
-    (model roles exist only there)."""
+    """Builds the engine (an Orchestrator, or an Orchestrator and a method) at once (``eager``:
+    the panel is given as an argument, so a bad one fails when the solver is built, before the
+    eval starts) or on first use, inside the eval (model roles exist only there)."""
 
     def __init__(self, build: Any, eager: bool = False, where: str = "orch_eval") -> None:
         self._build = build

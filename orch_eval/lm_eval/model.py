@@ -140,8 +140,9 @@ class OrchLM(LM):
     16); ``cache`` (Inspect's model-call cache for agent and merger calls, default true);
     ``decisions_dir`` (also write ``orch_decisions_<task>.jsonl`` there after every batch);
     ``progress`` (tqdm bar, default true); ``method`` (``orch``, default, or a method of
-    :mod:`orch_eval.core.methods` with its arguments: ``method=self_consistency,k=5,temperature=0.7``). ``batch_size``, ``device`` etc. are accepted and
-    ignored.
+    :mod:`orch_eval.core.methods` with its arguments:
+    ``method=self_consistency,k=5,temperature=0.7``). ``batch_size``, ``device`` etc. are
+    accepted and ignored.
     """
 
     def __init__(

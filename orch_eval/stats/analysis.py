@@ -188,8 +188,9 @@ class Analysis:
             )
         lines.append(
             "* The oracle picks the right agent *after* seeing the gold answer: no merger can reach it by "
-            "design. With agents near chance it is inflated by luck (on four-option questions, at least one of three "
-            "agents guessing at random is right on 1 - 0.75^3 = 58% of items), so read it as a ceiling, never as a system."
+            "design. With agents near chance it is inflated by luck (on four-option questions, at least one "
+            "of three agents guessing at random is right on 1 - 0.75^3 = 58% of items), so read it as a "
+            "ceiling, never as a system."
         )
         lines.append("")
         return lines
@@ -248,13 +249,17 @@ class Analysis:
             rows.append(f"{_latex_escape(s.system)} & {acc} & {diff} & {p} \\\\")
         what = f" on {_latex_escape(self.benchmark)}" if self.benchmark else ""
         against = (
-            f"Difference: system minus the reference declared before the run, {_latex_escape(ref)}, in points "
-            f"with its Newcombe {level} interval; $p$: McNemar {report.test} ({report.correction}-adjusted over "
-            f"{len(report.comparisons)} comparisons), $^{{*}}$ below {report.alpha}."
+            f"Difference: system minus the reference declared before the run, {_latex_escape(ref)}, in "
+            f"points with its Newcombe {level} interval; $p$: McNemar {report.test} "
+            f"({report.correction}-adjusted over {len(report.comparisons)} comparisons), $^{{*}}$ below "
+            f"{report.alpha}."
             if ref is not None
             else "No reference was declared: see the full comparison table for all pairs."
         )
-        caption = f"Accuracy{what} (\\%, n = {report.n_items} paired items) with Wilson {level} intervals. {against}"
+        caption = (
+            f"Accuracy{what} (\\%, n = {report.n_items} paired items) with Wilson {level} intervals. "
+            f"{against}"
+        )
         label = "tab:orch-" + "".join(ch if ch.isalnum() else "-" for ch in (self.benchmark or "comparison"))
         header = (
             "System & Accuracy ["

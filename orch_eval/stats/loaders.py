@@ -233,7 +233,10 @@ class LoadedSystems:
                 clusters = None  # one cluster: a clustered SE would be meaningless (always 0)
         elif self.clusters:
             missing = sum(1 for i in items if i not in self.clusters)
-            note = f"cluster labels (subject/category) missing for {missing} items: clustered SEs are not reported"
+            note = (
+                f"cluster labels (subject/category) missing for {missing} items: "
+                "clustered SEs are not reported"
+            )
             if note not in self.warnings:
                 self.warnings.append(note)
 
@@ -722,7 +725,8 @@ def _lm_metric(records: list[dict[str, Any]], path: Path, metric: str | None) ->
         if m in records[0]:
             return m
     raise LogLoadError(
-        f"{path}: no correctness metric ({' or '.join(LM_EVAL_METRICS)}) in the samples; metrics present: {keys}"
+        f"{path}: no correctness metric ({' or '.join(LM_EVAL_METRICS)}) in the samples; metrics present: "
+        f"{keys}"
     )
 
 
@@ -833,7 +837,8 @@ def _kind(path: Path) -> str:
     if path.suffix == ".json" and not path.name.startswith("results"):
         return "inspect"
     raise LogLoadError(
-        f"{path}: unknown file type (expected an Inspect .eval/.json log or an lm-eval samples_<task>_<date>.jsonl file)"
+        f"{path}: unknown file type (expected an Inspect .eval/.json log or an lm-eval "
+        "samples_<task>_<date>.jsonl file)"
     )
 
 
@@ -978,8 +983,8 @@ def merge_shards(logs: list[LoadedLog]) -> LoadedLog:
     digests = set().union(*(_panel_digests(lg) for lg in logs))
     if len(digests) > 1:
         raise LogLoadError(
-            f"duplicate system name {first.name!r} on task {first.tasks[0]!r}: several logs ran different panels "
-            f"(digests {sorted(digests)}): {where}; name them with --name LABEL (one per LOG)"
+            f"duplicate system name {first.name!r} on task {first.tasks[0]!r}: several logs ran different "
+            f"panels (digests {sorted(digests)}): {where}; name them with --name LABEL (one per LOG)"
         )
     owner: dict[str, Path] = {}
     for lg in logs:
@@ -987,9 +992,10 @@ def merge_shards(logs: list[LoadedLog]) -> LoadedLog:
             if item in owner:
                 shared = sorted(set(lg.system.correct) & {i for i, p in owner.items() if p == owner[item]})
                 raise LogLoadError(
-                    f"duplicate system name {first.name!r} on task {first.tasks[0]!r}: {owner[item]} and {lg.path} "
-                    f"share {len(shared)} items (e.g. {shared[:3]}). Shards of one run must hold disjoint items "
-                    "(they are then read as one system); for separate runs, name them with --name LABEL (one per LOG)"
+                    f"duplicate system name {first.name!r} on task {first.tasks[0]!r}: {owner[item]} and "
+                    f"{lg.path} share {len(shared)} items (e.g. {shared[:3]}). Shards of one run must hold "
+                    "disjoint items (they are then read as one system); for separate runs, name them with "
+                    "--name LABEL (one per LOG)"
                 )
             owner[item] = lg.path
     counts = {lg.shard.split("/", 1)[1] for lg in logs if lg.shard}
@@ -1095,7 +1101,8 @@ def load_logs(
     if filter is not None and lm_filters and all(used != filter for used, _ in lm_filters):
         available = sorted({used for used, _ in lm_filters if used})
         raise LogLoadError(
-            f"{lm_filters[0][1]}: filter {filter!r} not found in any samples file; available filters: {', '.join(available)}"
+            f"{lm_filters[0][1]}: filter {filter!r} not found in any samples file; available filters: "
+            f"{', '.join(available)}"
         )
 
     # derived names stay short with one panel log; with several they get the log's name

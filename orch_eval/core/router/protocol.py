@@ -77,10 +77,10 @@ class PrequentialRouter:
         """Statistics after this run's first ``count`` updates."""
         if count < self.snapshot_index:
             raise OrchConfigError(
-                f"router: the state needed to route item {count + self.config.lag} (after {count} updates) is older "
-                f"than the {self.config.history} feedback records kept; the run's state_out "
-                f"({self.state_out}) already holds this run through item {self.next_index}. "
-                "Start a new run with a new router_state_out (or router_resume=off), or raise router history."
+                f"router: the state needed to route item {count + self.config.lag} (after {count} updates) "
+                f"is older than the {self.config.history} feedback records kept; the run's state_out "
+                f"({self.state_out}) already holds this run through item {self.next_index}. Start a new run "
+                "with a new router_state_out (or router_resume=off), or raise router history."
             )
         if count > self.next_index:
             raise RuntimeError(

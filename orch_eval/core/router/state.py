@@ -73,7 +73,8 @@ def check_leakage(
         same_task = _task_key(e_task) == short
         if same_task and (e_split is None or eval_split is None or e_split == eval_split):
             problems.append(
-                f"it was learned on task {e_task} split {e_split or '(eval split)'}, the task and split being evaluated"
+                f"it was learned on task {e_task} split {e_split or '(eval split)'}, the task and split "
+                "being evaluated"
             )
             continue
         shared = keys.intersection(entry.get("item_keys") or [])
@@ -114,7 +115,8 @@ def load_state(path: str | Path) -> dict[str, Any]:
         raise OrchConfigError(f"{p} is not an orch-eval router state (format {STATE_FORMAT!r} expected)")
     if data.get("format_version") != STATE_FORMAT_VERSION:
         raise OrchConfigError(
-            f"router state {p} has format_version {data.get('format_version')}, expected {STATE_FORMAT_VERSION}"
+            f"router state {p} has format_version {data.get('format_version')}, expected "
+            f"{STATE_FORMAT_VERSION}"
         )
     return data
 

@@ -332,30 +332,30 @@ def method_lines(alpha: float, intersect: bool, n_benchmarks: int) -> tuple[str,
     lines = [
         "Rank: by accuracy, highest first; equal accuracies share the better rank.",
         (
-            f"Rank interval (simultaneous {level}): per benchmark, every pair of systems is compared with McNemar's "
-            "mid-p test on the items both answered (the numbers `orch-eval compare` gives), and the K(K-1)/2 "
-            f"p-values are Holm-adjusted as one family at alpha = {alpha:g}. Lower end = 1 + the number of systems "
-            "significantly better, upper end = K - the number significantly worse."
+            f"Rank interval (simultaneous {level}): per benchmark, every pair of systems is compared with "
+            "McNemar's mid-p test on the items both answered (the numbers `orch-eval compare` gives), and "
+            f"the K(K-1)/2 p-values are Holm-adjusted as one family at alpha = {alpha:g}. Lower end = 1 + "
+            "the number of systems significantly better, upper end = K - the number significantly worse."
         ),
         (
-            f"Guarantee: Holm controls the family-wise error rate, so with probability at least {level} no pair of "
-            "equally accurate systems is declared different, and then every system's true rank lies in its "
-            "interval, all at once. Reading the direction of a difference from its sign adds the risk of calling "
-            "the worse of two truly different systems better; Shaffer (1980) showed that Holm controls this too "
-            "for independent tests; for these dependent tests it is not proven. The mid-p test is not strictly "
-            "level-controlling: for small discordant counts its actual size can slightly exceed the nominal level "
-            "(the exact test would be conservative). The intervals are about accuracy on the population of items "
-            "the benchmarks sample."
+            f"Guarantee: Holm controls the family-wise error rate, so with probability at least {level} no "
+            "pair of equally accurate systems is declared different, and then every system's true rank lies "
+            "in its interval, all at once. Reading the direction of a difference from its sign adds the "
+            "risk of calling the worse of two truly different systems better; Shaffer (1980) showed that "
+            "Holm controls this too for independent tests; for these dependent tests it is not proven. The "
+            "mid-p test is not strictly level-controlling: for small discordant counts its actual size can "
+            "slightly exceed the nominal level (the exact test would be conservative). The intervals are "
+            "about accuracy on the population of items the benchmarks sample."
         ),
         (
-            "Letters: a compact letter display of the same significance relation (Piepho 2004, insert-absorb-sweep), "
-            "assigned from the best system: systems sharing a letter are not significantly different; systems with "
-            "no letter in common are."
+            "Letters: a compact letter display of the same significance relation (Piepho 2004, "
+            "insert-absorb-sweep), assigned from the best system: systems sharing a letter are not "
+            "significantly different; systems with no letter in common are."
         ),
         (
-            f"Accuracy CI: Wilson {level}; clustered CI: mean +/- z * the cluster-robust SE by subject/category "
-            "(where subjects exist). The oracle (some consulted agent right) is an upper bound: listed apart, "
-            "never ranked."
+            f"Accuracy CI: Wilson {level}; clustered CI: mean +/- z * the cluster-robust SE by "
+            "subject/category (where subjects exist). The oracle (some consulted agent right) is an upper "
+            "bound: listed apart, never ranked."
         ),
     ]
     if n_benchmarks >= 2:
@@ -363,9 +363,9 @@ def method_lines(alpha: float, intersect: bool, n_benchmarks: int) -> tuple[str,
             "Overall: each benchmark weighted equally; a system's overall accuracy is the mean of its "
             "per-benchmark accuracies (CI: normal approximation). Per pair an asymptotic stratified paired "
             "test of the mean difference, z = sum_b d_b / sqrt(sum_b (b_b + c_b) / n_b^2) (d_b the accuracy "
-            "difference on benchmark b, b_b and c_b its discordant counts; for one benchmark this is McNemar's "
-            "(b - c) / sqrt(b + c)), Holm over all pairs, the same interval and letter rules. Systems missing "
-            "a benchmark are listed but not ranked overall."
+            "difference on benchmark b, b_b and c_b its discordant counts; for one benchmark this is "
+            "McNemar's (b - c) / sqrt(b + c)), Holm over all pairs, the same interval and letter rules. "
+            "Systems missing a benchmark are listed but not ranked overall."
         )
     if intersect:
         lines.append(

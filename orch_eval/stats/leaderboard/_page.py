@@ -156,7 +156,8 @@ def _table_html(t: Table) -> list[str]:
             out.append(
                 '<ul class="unresolved">'
                 + "".join(
-                    f"<li>{_e(p.a)} vs {_e(p.b)}: difference {_e(pct(p.diff))} points, Holm p = {_e(fmt_p(p.p_holm))}"
+                    f"<li>{_e(p.a)} vs {_e(p.b)}: difference {_e(pct(p.diff))} points, Holm p = "
+                    f"{_e(fmt_p(p.p_holm))}"
                     + (
                         f" (b = {p.b_count}, c = {p.c_count})"
                         if p.b_count is not None
@@ -180,8 +181,8 @@ def _table_html(t: Table) -> list[str]:
         out.append("</ul>")
     if t.oracles:
         out.append(
-            "<p>Upper bound, not ranked (the oracle picks whichever agent was right after seeing the answer):</p>"
-            '<ul class="notes">'
+            "<p>Upper bound, not ranked (the oracle picks whichever agent was right after seeing the "
+            'answer):</p><ul class="notes">'
             + "".join(f"<li>{_e(oracle_text(o, t.alpha))}</li>" for o in t.oracles)
             + "</ul>"
         )
@@ -207,14 +208,16 @@ def to_html(st: Standings, plot_png: bytes | None = None, title: str = "Leaderbo
         "<body>",
         f"<h1>{_e(title)}</h1>",
         (
-            f'<p class="lead">{len(st.benchmarks)} benchmark(s), {len(systems)} systems; alpha = {st.alpha:g}. '
-            f"Rank intervals are simultaneous {1 - st.alpha:.0%} intervals; systems sharing a letter are not "
-            'significantly different. <span class="hint">Click a column header to sort.</span></p>'
+            f'<p class="lead">{len(st.benchmarks)} benchmark(s), {len(systems)} systems; alpha = '
+            f"{st.alpha:g}. Rank intervals are simultaneous {1 - st.alpha:.0%} intervals; systems sharing a "
+            'letter are not significantly different. <span class="hint">Click a column header to '
+            "sort.</span></p>"
         ),
         (
             "<nav>"
             + "".join(f'<a href="#{anchor(t.key)}">{_e(t.title)}</a>' for t in tables)
-            + '<a href="#plot">Accuracy vs cost</a><a href="#method">Method</a><a href="#provenance">Provenance</a></nav>'
+            + '<a href="#plot">Accuracy vs cost</a><a href="#method">Method</a><a '
+            'href="#provenance">Provenance</a></nav>'
         ),
     ]
     for t in tables:
@@ -223,11 +226,12 @@ def to_html(st: Standings, plot_png: bytes | None = None, title: str = "Leaderbo
         data = base64.b64encode(plot_png).decode("ascii")
         parts += [
             '<section id="plot"><h2>Accuracy versus cost</h2><figure>',
-            f'<img alt="accuracy versus cost per item with the Pareto frontier" src="data:image/png;base64,{data}">',
+            '<img alt="accuracy versus cost per item with the Pareto frontier" '
+            f'src="data:image/png;base64,{data}">',
             (
-                '<figcaption class="muted">Accuracy with its confidence interval against cost per item (tokens or '
-                "latency per item when every cost is 0, as the axis says); the red line is the Pareto frontier."
-                "</figcaption>"
+                '<figcaption class="muted">Accuracy with its confidence interval against cost per item '
+                "(tokens or latency per item when every cost is 0, as the axis says); the red line is the "
+                "Pareto frontier.</figcaption>"
             ),
             "</figure></section>",
         ]

@@ -213,8 +213,8 @@ def table_intro(t: Table) -> str:
     if t.key == "overall":
         return (
             f"{len(t.benchmarks)} benchmarks weighted equally ({', '.join(t.benchmarks)}); "
-            f"{_count(len(t.rows), 'system')} ranked; test: {t.test}, Holm over {_count(len(t.pairs), 'pair')}, "
-            f"alpha = {t.alpha:g}."
+            f"{_count(len(t.rows), 'system')} ranked; test: {t.test}, Holm over "
+            f"{_count(len(t.pairs), 'pair')}, alpha = {t.alpha:g}."
         )
     cl = f", {t.n_clusters} subjects/categories" if t.n_clusters is not None else ""
     return (
@@ -265,8 +265,8 @@ def to_markdown(st: Standings, title: str = "Leaderboard") -> str:
     """The leaderboard as a markdown document."""
     lines = [f"# {_md_cell(title)}", ""]
     lines.append(
-        f"alpha = {st.alpha:g}: rank intervals are simultaneous {1 - st.alpha:.0%} intervals; systems sharing a "
-        "letter are not significantly different (Holm-adjusted McNemar mid-p per benchmark"
+        f"alpha = {st.alpha:g}: rank intervals are simultaneous {1 - st.alpha:.0%} intervals; systems "
+        "sharing a letter are not significantly different (Holm-adjusted McNemar mid-p per benchmark"
         + ("; stratified paired z test overall" if st.overall is not None else "")
         + ")."
     )
@@ -287,7 +287,8 @@ def to_markdown(st: Standings, title: str = "Leaderboard") -> str:
             lines.append("")
         if t.oracles:
             lines.append(
-                "Upper bound, not ranked (the oracle picks whichever agent was right after seeing the answer):"
+                "Upper bound, not ranked (the oracle picks whichever agent was right after seeing the "
+                "answer):"
             )
             lines.append("")
             lines += [f"* {oracle_text(o, t.alpha)}" for o in t.oracles]
@@ -488,7 +489,8 @@ def to_latex(st: Standings) -> str:
     """One ``table`` with a booktabs ``tabular`` per ranking (needs ``\\usepackage{booktabs}``)."""
     out = [
         "% orch-eval leaderboard; needs \\usepackage{booktabs}",
-        f"% alpha = {st.alpha:g}; rank intervals simultaneous {1 - st.alpha:.0%} (Holm); letters: not significantly different",
+        f"% alpha = {st.alpha:g}; rank intervals simultaneous {1 - st.alpha:.0%} (Holm); letters: not "
+        "significantly different",
     ]
     for t in st.tables:
         cols = [c for c in columns_for(t) if c.key not in ("clustered",)]
