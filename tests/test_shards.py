@@ -105,6 +105,19 @@ def test_compare_reads_shards_as_one_system(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["n_items"] == 10 and len(out["sources"]) == 1 and out["sources"][0]["items"] == 10
+    # the leaderboard reads the shards' folder as the whole run: the same systems, items and accuracies
+    boards = {}
+    for label, where in (("whole", tmp_path / "whole"), ("sharded", tmp_path / "sharded" / "shards")):
+        proc = subprocess.run([str(BIN / "orch-eval"), "leaderboard", str(where), "--output", str(tmp_path / label)],
+                              capture_output=True, text=True, env=subprocess_env(), cwd=ROOT, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads((tmp_path / label / "leaderboard.json").read_text())
+        boards[label] = {
+            t["key"]: sorted((r["system"], r["n"], r["accuracy"], r["rank_interval"]) for r in t["rows"])
+            for t in data["benchmarks"]
+        }
+    assert set(boards["whole"]) == {"mmlu_0_shot", "gsm8k"} and all(boards["whole"].values())
+    assert boards["sharded"] == boards["whole"]
     # overlapping shards (a shard twice, under another file name) are refused, naming both files
     dup = tmp_path / "dup.eval"
     shutil.copy(mmlu[0], dup)
