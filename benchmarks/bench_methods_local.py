@@ -6,9 +6,10 @@ finished calls free; a stage run again on more items reuses the calls of the sma
 long stage can be recorded in growing chunks, e.g. ``--items 30``, then ``60``, then ``100``):
 
 ``calibrate``  choose the sampling temperature on a calibration split, never on the evaluated
-               items: GSM8K train / MMLU validation, the first ``--items`` items (MMLU: after a
-               seeded shuffle, its splits are sorted by subject; items whose ids occur in the
-               test split are left out); for each temperature in
+               items: the first ``--items`` items of ``tasks/calibration.py@gsm8k_train`` /
+               ``@mmlu_validation`` (the project's calibration tasks, with their defaults: a
+               seeded shuffle, items whose ids occur in the test split and GSM8K's few-shot
+               examples left out); for each temperature in
                ``--temperatures``, self-consistency@k of the 1.5B (k samples per item) and the
                1.5B greedy on the same items. The chosen temperature maximises SC@k accuracy
                (ties: the higher per-sample accuracy, then the lower temperature).
@@ -48,10 +49,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 REFERENCE_MODEL = "gguf/qwen2.5-coder-1.5b-instruct"
-TASKS = {"mmlu": "inspect_evals/mmlu_0_shot", "gsm8k": "inspect_evals/gsm8k"}
-CALIBRATION = {"mmlu": ("mmlu_0_shot", "validation"), "gsm8k": ("gsm8k", "train")}
+BENCHMARK = {"mmlu": "mmlu_0_shot", "gsm8k": "gsm8k"}
+"""The command's benchmark names -> the registry's (orch_eval.benchmarks), whose task is evaluated."""
+CALIBRATION = {"mmlu": "mmlu_validation", "gsm8k": "gsm8k_train"}
+"""The calibration task of each benchmark in tasks/calibration.py (its defaults)."""
 PANEL = "router-off"
 """The panel that includes the 1.5B: the local panel's three agents plus the 1.5B, merged by the 1.5B."""
+
+
+from orch_eval.benchmarks import BENCHMARKS  # noqa: E402  (after the offline data settings above)
 
 
 def _one_model_panel() -> dict[str, Any]:
@@ -91,8 +97,20 @@ def _decisions(log: Any) -> dict[str, Any]:
     return out
 
 
+def _model_seconds(d: Any) -> float:
+    """Seconds the models spent on one item's calls, as each call reported them (a cached call
+    reports the time it took when it was made, so this does not depend on what was cached)."""
+    calls = [*d.records(), d.merge, d.dispatch]
+    return float(sum(c.latency for c in calls if c is not None))
+
+
 def _compute(log: Any, n: int) -> dict[str, Any]:
-    """Calls, tokens and seconds per item of one run (from its Decisions and its own stamps)."""
+    """Calls, tokens and seconds per item of one run (from its Decisions and its own stamps).
+
+    ``model_seconds_per_item`` is the compute each item cost (the sum of its calls' own times,
+    cached or not); ``wall_seconds_per_item`` is what this run took, which is less wherever its
+    calls came from the cache (Self-MoA's samples are self-consistency's; a run on more items
+    reuses the smaller run's calls) and more when other jobs shared the cores."""
     ds = list(_decisions(log).values())
     k = max(1, len(ds))
     return {
@@ -100,7 +118,8 @@ def _compute(log: Any, n: int) -> dict[str, Any]:
         "calls_per_item": sum(d.calls for d in ds) / k,
         "input_tokens_per_item": sum(d.usage.input_tokens for d in ds) / k,
         "output_tokens_per_item": sum(d.usage.output_tokens for d in ds) / k,
-        "seconds_per_item_wall": _seconds(log) / max(1, n),
+        "model_seconds_per_item": sum(_model_seconds(d) for d in ds) / k,
+        "wall_seconds_per_item": _seconds(log) / max(1, n),
     }
 
 
@@ -120,18 +139,13 @@ def _compare(logs: list[str], reference: str, out_stem: Path, extra: tuple[str, 
     return json.loads(Path(f"{out_stem}.json").read_text())
 
 
-def calibration_task(benchmark: str, items: int, seed: int = 0) -> Any:
-    """The standard task on its calibration split: its own scorer and record-to-sample function
-    (so the sample ids are the task's), MMLU shuffled with ``seed`` before the first ``items``."""
-    from inspect_ai import task_with
+def calibration_task(benchmark: str) -> Any:
+    """The calibration task of ``benchmark`` (tasks/calibration.py, its defaults): the standard
+    task (its scorer, its record-to-sample function, so its sample ids) on a split it does not
+    evaluate, seeded-shuffled, with the test split's repeats and GSM8K's few-shot examples left out."""
+    from orch_eval.tasks import calibration
 
-    from orch_eval.benchmarks import get_benchmark
-
-    name, split = CALIBRATION[benchmark]
-    b = get_benchmark(name)
-    # MMLU's splits are sorted by subject: shuffled; items the test split repeats are left out
-    dataset, _ = b.calibration_dataset(split, shuffle_seed=seed if benchmark == "mmlu" else None)
-    return task_with(b.make_task(), dataset=dataset[:items], name=f"{name}_{split}_calibration")
+    return getattr(calibration, CALIBRATION[benchmark])()
 
 
 def stage_calibrate(args: argparse.Namespace, root: Path) -> dict[str, Any]:
@@ -139,12 +153,12 @@ def stage_calibrate(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 
     panel = _one_model_panel()
     temps = [float(t) for t in args.temperatures.split(",")]
-    greedy = _run(calibration_task(args.benchmark, args.items), single(**panel), None, root / f"greedy-n{args.items}")
+    greedy = _run(calibration_task(args.benchmark), single(**panel), args.items, root / f"greedy-n{args.items}")
     greedy_acc = greedy.results.scores[0].metrics["accuracy"].value
     rows = []
     for t in temps:
-        log = _run(calibration_task(args.benchmark, args.items), self_consistency(**panel, k=args.k, temperature=t),
-                   None, root / f"sc{args.k}-T{t}-n{args.items}")
+        log = _run(calibration_task(args.benchmark), self_consistency(**panel, k=args.k, temperature=t),
+                   args.items, root / f"sc{args.k}-T{t}-n{args.items}")
         rows.append({
             "temperature": t,
             "sc_accuracy": log.results.scores[0].metrics["accuracy"].value,
@@ -152,9 +166,9 @@ def stage_calibrate(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             **_compute(log, args.items),
         })
     best = max(rows, key=lambda r: (r["sc_accuracy"], r["per_sample_accuracy"] or 0, -r["temperature"]))
-    split = CALIBRATION[args.benchmark][1]
     return {
-        "split": split,
+        "task": f"tasks/calibration.py@{CALIBRATION[args.benchmark]}",
+        "item_ids": [str(i) for i in (greedy.eval.dataset.sample_ids or [])],
         "items": args.items,
         "k": args.k,
         "greedy_accuracy": greedy_acc,
@@ -174,24 +188,34 @@ def _chosen_temperature(args: argparse.Namespace, summary: dict[str, Any]) -> fl
     return float(cal["chosen_temperature"])
 
 
-def _recorded_orch(benchmark: str) -> dict[str, Any] | None:
-    """ORCH's recorded result on the same items (bench_quality_local.py), placed beside the methods."""
+def _recorded_orch(benchmark: str, item_ids: list[str]) -> dict[str, Any] | None:
+    """ORCH's recorded result (bench_quality_local.py) placed beside the methods, when it was
+    measured on exactly these items; its paired comparison is with the same 1.5B-alone reference
+    (the same one-model panel, so the same answers: ``single_recorded`` shows the reproduction)."""
     path = HERE / "results" / "quality_local.json"
     if not path.is_file():
         return None
     rec = json.loads(path.read_text()).get("results", {}).get(benchmark)
     if not rec:
         return None
+    if [str(i) for i in rec.get("item_ids", [])] != item_ids:
+        return {
+            "source": "benchmarks/results/quality_local.json",
+            "note": f"recorded on {len(rec.get('item_ids', []))} items, not the {len(item_ids)} items of this run: "
+            "not placed beside it (rerun this stage with the same --items)",
+        }
     systems = {s["system"]: s for s in rec["systems"]}
-    orch = systems.get("orch/local")
-    ref = next((c for c in rec["comparisons"] if c["system_a"] == "orch/local"), None)
+    orch = systems["orch/local"]
+    single = systems[f"single/{REFERENCE_MODEL}"]
+    ref = next(c for c in rec["comparisons"] if c["system_a"] == "orch/local")
     return {
         "source": "benchmarks/results/quality_local.json (bench_quality_local.py), the same item ids",
-        "accuracy": orch and orch["accuracy"],
-        "wilson": orch and [orch["wilson_low"], orch["wilson_high"]],
-        "vs_reference": ref and {k: ref[k] for k in ("diff", "newcombe_low", "newcombe_high", "b", "c", "p_midp")},
-        "seconds_per_item_wall": rec.get("orch_seconds_per_item_wall"),
-        "item_ids": rec.get("item_ids"),
+        "date": rec.get("run", {}).get("date"),
+        "accuracy": orch["accuracy"],
+        "wilson": [orch["wilson_low"], orch["wilson_high"]],
+        "vs_reference": {k: ref[k] for k in ("diff", "newcombe_low", "newcombe_high", "b", "c", "p_midp")},
+        "wall_seconds_per_item": rec.get("orch_seconds_per_item_wall"),
+        "single_recorded": {"accuracy": single["accuracy"], "correct": single["correct"], "n": single["n"]},
     }
 
 
@@ -200,10 +224,11 @@ def stage_main(args: argparse.Namespace, root: Path, summary: dict[str, Any]) ->
 
     t = _chosen_temperature(args, summary)
     panel = _one_model_panel()
-    task, n = TASKS[args.benchmark], args.items
+    task, n = BENCHMARKS[BENCHMARK[args.benchmark]].task, args.items
     ref = _run(task, single(**panel), n, root / f"single-n{n}")
     sc = _run(task, self_consistency(**panel, k=args.k, temperature=t), n, root / f"sc{args.k}-T{t}-n{n}")
     smoa = _run(task, self_moa(**panel, k=args.k, temperature=t), n, root / f"self_moa{args.k}-T{t}-n{n}")
+    ids = [str(i) for i in (ref.eval.dataset.sample_ids or [])]
     report = _compare([ref.location, sc.location, smoa.location], "single",
                       HERE / "results" / f"methods_local_main_{args.benchmark}")
     return {
@@ -212,8 +237,8 @@ def stage_main(args: argparse.Namespace, root: Path, summary: dict[str, Any]) ->
         "report": report,
         "compute": {"single": _compute(ref, n), "self_consistency": _compute(sc, n), "self_moa": _compute(smoa, n)},
         "per_sample_accuracy": _per_sample_accuracy(sc),
-        "orch_recorded": _recorded_orch(args.benchmark),
-        "item_ids": [str(i) for i in (ref.eval.dataset.sample_ids or [])],
+        "orch_recorded": _recorded_orch(args.benchmark, ids),
+        "item_ids": ids,
     }
 
 
@@ -221,7 +246,7 @@ def stage_panel(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from orch_eval.inspect.solvers import debate, moa, orch, single
 
     panel = _one_model_panel()
-    task, n = TASKS[args.benchmark], args.items
+    task, n = BENCHMARKS[BENCHMARK[args.benchmark]].task, args.items
     ref = _run(task, single(**panel), n, root / f"single-n{n}")
     base = _run(task, orch(panel=PANEL), n, root / f"orch-n{n}")
     m = _run(task, moa(panel=PANEL, layers=args.layers), n, root / f"moa{args.layers}-n{n}")
@@ -242,7 +267,7 @@ def stage_panel(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("stage", choices=("calibrate", "main", "panel"))
-    ap.add_argument("--benchmark", choices=sorted(TASKS), required=True)
+    ap.add_argument("--benchmark", choices=sorted(BENCHMARK), required=True)
     ap.add_argument("--items", type=int, required=True)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--temperatures", default="0.2,0.4,0.7", help="calibrate: the temperatures tried")
