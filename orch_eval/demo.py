@@ -24,11 +24,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch_eval.benchmarks import BENCHMARKS
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.sizes import check_size
+
+if TYPE_CHECKING:
+    from inspect_ai.util import DisplayType
 
 DEFAULT_ITEMS = 5
 """Items per benchmark: the demo ends within 10 minutes on 2 idle cores, set-up included
@@ -93,7 +96,7 @@ def run_demo(
     k: int = DEFAULT_K,
     temperature: float = DEFAULT_TEMPERATURE,
     log_dir: str | Path = "logs/demo",
-    display: str | None = None,
+    display: DisplayType | None = None,
 ) -> DemoResult:
     """Run the demo's systems (see the module docstring) and analyse them per benchmark."""
     import datasets

@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from orch_eval.cli.argtypes import non_negative_int, probability
 from orch_eval.core.redact import redact
@@ -165,16 +165,16 @@ def _render(analyses: list[Analysis], fmt: str) -> str:
     raise ValueError(fmt)  # pragma: no cover - argparse choices
 
 
-def _csv(analyses: list[Analysis], which: str) -> str:
+def _csv(analyses: list[Analysis], which: Literal["comparisons", "systems"]) -> str:
     if len(analyses) == 1:
-        return analyses[0].to_csv(which)  # type: ignore[arg-type]
+        return analyses[0].to_csv(which)
     import io
 
     import pandas as pd
 
     frames = []
     for a in analyses:
-        frame = pd.read_csv(io.StringIO(a.to_csv(which)))  # type: ignore[arg-type]
+        frame = pd.read_csv(io.StringIO(a.to_csv(which)))
         frame.insert(0, "benchmark", a.benchmark)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True).to_csv(index=False)

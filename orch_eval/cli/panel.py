@@ -18,7 +18,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     show.add_argument("panel", help="preset name (local) or YAML path")
     show.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     show.set_defaults(func=run_show)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    def show_help(args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(func=show_help)
     return p
 
 

@@ -81,7 +81,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     plot.add_argument("--output", required=True, help="image file (png, pdf, svg)")
     plot.set_defaults(func=run_plot)
 
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    def show_help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    parser.set_defaults(func=show_help)
     return parser
 
 

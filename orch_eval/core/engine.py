@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -215,7 +216,7 @@ class Orchestrator:
             if _is_limit_error(ex):
                 raise
             check_recorded(ex)
-            return None, redact(fault_text(ex))[:2000], time.perf_counter() - start  # type: ignore[index]
+            return None, redact(fault_text(ex))[:2000], time.perf_counter() - start
         finally:
             current_question.reset(token)
         return output, None, output.time if output.time is not None else time.perf_counter() - start
@@ -240,7 +241,7 @@ class Orchestrator:
         result.text = output.completion or ""
         result.usage = _usage(output)
         if output.error:
-            result.error = redact(str(output.error))[:2000]  # type: ignore[index]
+            result.error = redact(str(output.error))[:2000]
         text = parse_text(result.text)
         # First pass: only a stated answer counts (a cut-off analysis's last number is not one).
         result.answer = parse_answer(text, question.kind.value, question.letters, stated_only=True)
@@ -464,9 +465,7 @@ class Orchestrator:
             if self.panel.dispatch and chosen:
                 dispatch_rec = await self.dispatch(question, self._dispatcher_slot(chosen, top), len(chosen))
                 focus = dict(zip(chosen, dispatch_rec.subquestions, strict=False))
-            analysed = await gather(  # type: ignore[misc]
-                [lambda s=s: self.analyse(question, s, focus.get(s)) for s in chosen]
-            )
+            analysed = await gather([partial(self.analyse, question, s, focus.get(s)) for s in chosen])
         by_slot = {rec.slot: rec for rec in analysed}
         agents = [
             by_slot.get(s)

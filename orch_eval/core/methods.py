@@ -46,7 +46,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -68,6 +69,9 @@ def _digest(obj: Any) -> str:
 
 class _Method(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    if TYPE_CHECKING:  # every method declares its own ``method: Literal[...]`` field
+        method: str
 
     def params(self) -> dict[str, Any]:
         """The method's parameters as recorded in every Decision (``method_params``)."""
@@ -128,11 +132,10 @@ class _OneAgent(_Method):
     async def samples(self, engine: Orchestrator, question: Question) -> list[AgentRecord]:
         """The ``k`` samples, in sample order: sample ``i`` uses seed ``panel seed + i``."""
         seed = engine.panel.seed
-        return await gather(  # type: ignore[misc]
+        t = self.temperature
+        return await gather(
             [
-                lambda i=i: engine.analyse(
-                    question, self.agent, temperature=self.temperature, seed=seed + i, sample=i
-                )
+                partial(engine.analyse, question, self.agent, temperature=t, seed=seed + i, sample=i)
                 for i in range(self.k)
             ]
         )
@@ -343,19 +346,12 @@ async def _rounds(
     """Round 1 (the panel's analyses: ORCH's calls), then rounds 2..``count``, where agent ``slot``
     answers ``prompt(slot, previous round)``; every round in panel order."""
     n = len(engine.panel.agents)
-    rounds: list[list[AgentRecord]] = [
-        await gather([lambda s=s: engine.analyse(question, s) for s in range(n)])
-    ]  # type: ignore[misc]
+    rounds: list[list[AgentRecord]] = [await gather([partial(engine.analyse, question, s) for s in range(n)])]
     for j in range(2, count + 1):
         prev = rounds[-1]
         rounds.append(
-            await gather(  # type: ignore[misc]
-                [
-                    lambda s=s, j=j, prev=prev: engine.reanalyse(
-                        question, s, prompt(s, prev), f"{role}{j}", j
-                    )
-                    for s in range(n)
-                ]
+            await gather(
+                [partial(engine.reanalyse, question, s, prompt(s, prev), f"{role}{j}", j) for s in range(n)]
             )
         )
     return rounds

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.I)
 _MIN_LEN = 8
@@ -41,6 +41,10 @@ def _replace(text: str, secrets: list[tuple[str, str]]) -> str:
     return text
 
 
+@overload
+def redact(text: str) -> str: ...
+@overload
+def redact(text: None) -> None: ...
 def redact(text: str | None) -> str | None:
     """``text`` with every secret environment value replaced by ``[REDACTED:NAME]``."""
     if not text:
@@ -64,7 +68,7 @@ def redact_data(obj: T) -> T:
     secrets = _ordered()
     if not secrets:
         return obj
-    return _walk(obj, secrets)  # type: ignore[no-any-return]
+    return _walk(obj, secrets)
 
 
 def _walk(obj: Any, secrets: list[tuple[str, str]]) -> Any:

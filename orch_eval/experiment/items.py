@@ -126,7 +126,7 @@ def select(spec: BenchmarkSpec, seed: int, limit: int | None = None) -> Benchmar
                     f"items.groups={items.groups}"
                 )
             names = sorted(random.Random(f"{s}:{spec.task}:groups").sample(eligible, items.groups))
-        pick: set[int] = set()  # type: ignore[no-redef]
+        pick = set()
         for g in names:
             if len(strata[g]) < per:
                 raise OrchConfigError(

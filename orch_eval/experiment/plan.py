@@ -223,21 +223,21 @@ def expand_systems(exp: Experiment, panel: Panel) -> list[SystemPlan]:
         sub = _sub_panel(panel, spec, where)
         if spec.kind in ("single", "direct", "self_consistency", "self_moa"):
             slots = [spec.agent] if spec.agent is not None else list(range(len(sub.agents)))
-            for s in slots:
-                if s >= len(sub.agents):
+            for slot in slots:
+                if slot >= len(sub.agents):
                     raise OrchConfigError(
-                        f"{where}: agent={s} is out of range (the panel has {len(sub.agents)} agents)"
+                        f"{where}: agent={slot} is out of range (the panel has {len(sub.agents)} agents)"
                     )
                 prefix = {"self_consistency": f"sc{spec.k or 5}", "self_moa": f"self_moa{spec.k or 5}"}.get(
                     spec.kind, spec.kind
                 )
-                default = f"{prefix}:{sub.agents[s].label}"
+                default = f"{prefix}:{sub.agents[slot].label}"
                 name = (
                     spec.name
                     if spec.name and len(slots) == 1
-                    else (f"{spec.name}:{sub.agents[s].label}" if spec.name else default)
+                    else (f"{spec.name}:{sub.agents[slot].label}" if spec.name else default)
                 )
-                out.append(SystemPlan(name, spec.kind, sub, slot=s, spec=spec))
+                out.append(SystemPlan(name, spec.kind, sub, slot=slot, spec=spec))
         else:
             default = {"moa": f"moa{spec.layers or 2}", "debate": f"debate{spec.rounds or 2}"}.get(
                 spec.kind, spec.kind

@@ -8,10 +8,11 @@ calls, paired item by item. The reference is the one declared in the experiment 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from orch_eval.core.atomic import write_text_atomic
 from orch_eval.core.redact import redact_data
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 
 def _load_benchmark(
-    plan: Plan, logs: dict[tuple[str, str], str | list[str]], bench: str
+    plan: Plan, logs: Mapping[tuple[str, str], str | list[str]], bench: str
 ) -> tuple[LoadedSystems, list[str]]:
     notes: list[str] = []
     loaded_logs: list[LoadedLog] = []
@@ -53,8 +54,8 @@ def _load_benchmark(
         if path is None:
             notes.append(f"{s.name}: no finished log for {bench} (not run: cost limit or failure)")
             continue
-        if lm_eval:
-            log = load_lm_eval_samples(path, name=s.name, derived=s.name in bases)
+        if lm_eval:  # one samples file: lm-eval benchmarks are never sharded (plan.check_shardable)
+            log = load_lm_eval_samples(cast(str, path), name=s.name, derived=s.name in bases)
         elif isinstance(path, list):  # a sharded run: one log per shard, disjoint items, one system
             log = merge_shards([load_inspect_log(p, name=s.name, derived=s.name in bases) for p in path])
         else:
@@ -135,9 +136,10 @@ def _pooled(plan: Plan, per_bench: dict[str, LoadedSystems]) -> LoadedSystems | 
                     if mine is None or theirs is None
                     else {**mine, **{f"{bench}/{i}": v for i, v in theirs.items()}}
                 )
-        systems[n] = SystemData(
-            n, per_bench[next(iter(per_bench))].systems[n].kind, correct, "pooled", **per_item
-        )
+        pooled = SystemData(n, per_bench[next(iter(per_bench))].systems[n].kind, correct, "pooled")
+        for f, values in per_item.items():
+            setattr(pooled, f, values)
+        systems[n] = pooled
     for bench, ls in per_bench.items():
         ids = next(iter(ls.systems.values())).correct
         for i in ids:

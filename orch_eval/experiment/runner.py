@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ class ExperimentResult:
     cost: float = 0.0
     """Cost of the Decisions in the experiment's logs (panel currency)."""
     estimate: list[Estimate] = field(default_factory=list)
-    logs: dict[tuple[str, str], str | list[str]] = field(default_factory=dict)
+    logs: Mapping[tuple[str, str], str | list[str]] = field(default_factory=dict)
     """(system, benchmark) → log file of each system that ran (a sharded run's report: one log per shard)."""
     report: dict[str, Any] | None = None
     report_paths: list[str] = field(default_factory=list)
@@ -375,7 +376,7 @@ def run_experiment(
                 file=out,
             )
             return result
-        result.logs = everything  # type: ignore[assignment]
+        result.logs = everything
         result.cost = decision_cost([p for paths in everything.values() for p in paths])
         print(f"orch-eval run: all {plan.shard[1]} shards finished: writing the report", file=out)
     if report:

@@ -11,11 +11,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from inspect_ai.hooks import Hooks, TaskEnd, hooks
 
 from orch_eval.core.faults import fault_summary, format_fault_summary
 from orch_eval.inspect.adapt import DECISION_KEY
+
+if TYPE_CHECKING:
+    from inspect_ai.log import EvalLog, EvalSample
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +31,7 @@ MAX_REWRITE_SAMPLES = 50_000
 ORCH_SOLVERS = {"orch", "single", "majority_vote", "direct", "self_consistency", "self_moa", "moa", "debate"}
 
 
-def _is_orch_log(log) -> bool:  # type: ignore[no-untyped-def]
+def _is_orch_log(log: EvalLog) -> bool:
     """Solver runs (registered as ``orch_eval/<name>``, or ``<name>`` when passed as objects)
     and ``orch/`` provider runs."""
     plan = log.plan.steps if log.plan else []
@@ -35,7 +40,7 @@ def _is_orch_log(log) -> bool:  # type: ignore[no-untyped-def]
     return log.eval.model.startswith("orch/")
 
 
-def _decisions(samples):  # type: ignore[no-untyped-def]
+def _decisions(samples: Iterable[EvalSample]) -> Iterator[dict[str, Any]]:
     for s in samples:
         d = (s.metadata or {}).get(DECISION_KEY) or (s.store or {}).get(DECISION_KEY)
         if d:

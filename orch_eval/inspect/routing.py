@@ -18,8 +18,9 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
@@ -45,6 +46,9 @@ from orch_eval.core.router import (
     load_state,
 )
 from orch_eval.core.sizes import check_size
+
+if TYPE_CHECKING:
+    from inspect_ai.util import DisplayType
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +260,7 @@ async def decide_routed(
         shadow_info: dict[str, Any] | None = None
         if cfg.shadow:
             n = len(engine.panel.agents)
-            records = await gather([lambda s=s: engine.analyse(question, s) for s in range(n)])  # type: ignore[misc]
+            records = await gather([partial(engine.analyse, question, s) for s in range(n)])
             decision = await engine.decide(question, consult=route.consult, analyses=records)
             feedback = feedback_from_records(records, cfg, index, sid, state.epoch, question.domain)
             shadow_info = {
@@ -362,7 +366,7 @@ def calibrate(
     max_samples: int | None = None,
     order: str = "seeded",
     seed: int = 0,
-    display: str | None = "none",
+    display: DisplayType | None = "none",
     exclude_eval_split: bool = True,
 ) -> dict[str, Any]:
     """Run the panel's agents (no merger) on a calibration split through Inspect and write the
@@ -412,7 +416,7 @@ def calibrate(
         t,
         model="none/none",
         limit=limit,
-        display=display,  # type: ignore[arg-type]
+        display=display,
         log_dir=log_dir or "logs/router-calibrate",
         max_samples=max_samples,
     )

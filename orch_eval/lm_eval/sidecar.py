@@ -179,8 +179,8 @@ def install_tracker_hook() -> None:
         original_aggregated(self, redact_data(results), samples)
 
     save_results_samples._orch_sidecar = True  # type: ignore[attr-defined]
-    EvaluationTracker.save_results_samples = save_results_samples  # type: ignore[method-assign]
-    EvaluationTracker.save_results_aggregated = save_results_aggregated  # type: ignore[method-assign]
+    EvaluationTracker.save_results_samples = save_results_samples
+    EvaluationTracker.save_results_aggregated = save_results_aggregated
 
 
 # ---- reading back -------------------------------------------------------------------------

@@ -526,7 +526,7 @@ def _looks_like_hf(ref: str) -> tuple[str, str] | None:
 
 def _hf_download(ref: str, repo_id: str, filename: str) -> Path:
     try:
-        from huggingface_hub import hf_hub_download  # type: ignore[import-not-found]
+        from huggingface_hub import hf_hub_download
     except ImportError:
         raise ModelNotAvailableError(
             f"{ref!r} looks like a Hugging Face Hub file but huggingface_hub is not installed. "

@@ -51,6 +51,7 @@ from inspect_ai.model import (
     ModelCall,
     ModelOutput,
     ModelUsage,
+    StopReason,
     modelapi,
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
@@ -337,7 +338,7 @@ class OrchFake(ModelAPI):
         text = self._text(call, answer, kind, prompt, fault)
         max_tokens = config.max_tokens
         words = text.split(" ")
-        stop_reason = "stop"
+        stop_reason: StopReason = "stop"
         if max_tokens is not None and len(words) > max_tokens and fault != "huge":
             text = " ".join(words[:max_tokens])
             stop_reason = "max_tokens"

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from orch_eval.core.decision import Decision
+from orch_eval.core.decision import AgentRecord, Decision, MergeRecord
 
 __all__ = ["AgentSteps", "MergerDiagnostics", "Rate", "merger_diagnostics"]
 
@@ -166,15 +166,17 @@ def merger_diagnostics(decisions: Iterable[Decision], system: str = "orch") -> M
     # per-member completion step and faults
     steps: dict[str, dict[str, Any]] = {}
     for d in ds:
-        members = [(f"agent{a.slot}:{a.model}", a) for a in d.agents if a.consulted]
+        members: list[tuple[str, AgentRecord | MergeRecord]] = [
+            (f"agent{a.slot}:{a.model}", a) for a in d.agents if a.consulted
+        ]
         if d.merge is not None:
             members.append((f"merger:{d.merge.model}", d.merge))
-        for key, rec in members:
+        for key, member in members:
             s = steps.setdefault(key, {"calls": 0, "completion": 0, "faults": Counter()})
             s["calls"] += 1
-            s["completion"] += bool(rec.completion_used)
-            if rec.fault:
-                s["faults"][rec.fault] += 1
+            s["completion"] += bool(member.completion_used)
+            if member.fault:
+                s["faults"][member.fault] += 1
     agent_keys = sorted(
         (k for k in steps if k.startswith("agent")), key=lambda k: int(k[5:].split(":", 1)[0])
     )

@@ -631,6 +631,8 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
             name = solver
         else:
             name = str(model)
+    cost: dict[str, float] | None
+    latency: dict[str, float] | None
     if decisions:
         cost = {i: d.cost for i, d in decisions.items()}
         latency = {i: _agent_latency(d) for i, d in decisions.items()}
@@ -779,7 +781,9 @@ def load_lm_eval_samples(
             correct[item] = bool(value)
         else:
             raise LogLoadError(f"{p}: doc_id {r['doc_id']!r}: metric {metric_name!r} = {value!r} is not 0/1")
-        doc = r.get("doc") if isinstance(r.get("doc"), dict) else {}
+        doc = r.get("doc")
+        if not isinstance(doc, dict):
+            doc = {}
         for key in CLUSTER_KEYS:
             if isinstance(doc.get(key), str):
                 clusters[item] = doc[key]
@@ -929,7 +933,7 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
                     a, b = getattr(derived[d.name], attr), getattr(d, attr)
                     setattr(derived[d.name], attr, None if a is None or b is None else {**a, **b})
             else:
-                derived[d.name] = SystemData(
+                copy = SystemData(
                     d.name,
                     d.kind,
                     dict(d.correct),
@@ -937,8 +941,11 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
                     dict(d.cost or {}),
                     dict(d.latency or {}),
                     files=files,
-                    **{f: None if getattr(d, f) is None else dict(getattr(d, f)) for f in USAGE_FIELDS},
                 )
+                for f in USAGE_FIELDS:
+                    value = getattr(d, f)
+                    setattr(copy, f, None if value is None else dict(value))
+                derived[d.name] = copy
         if log.oracle is not None:
             if oracle is None:
                 oracle = SystemData("oracle", "oracle", {}, str(first.path.parent))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -20,9 +21,13 @@ __all__ = [
     "PairedOutcomes",
 ]
 
+#: An item id: any hashable value. Typed as Any in the mappings below because a Mapping is
+#: invariant in its key type (Mapping[Hashable, bool] would refuse a dict[str, bool]).
+ItemId = Any
+
 #: Per-system cost or latency: either an already aggregated number, or per-item values
 #: (``{item_id: value}``) that are aggregated over the final, aligned item set.
-PerSystemValue = float | Mapping[Hashable, float]
+PerSystemValue = float | Mapping[ItemId, float]
 
 _MAX_EXAMPLES = 5
 
@@ -115,7 +120,7 @@ def _examples(ids: Sequence[Hashable] | set, k: int = _MAX_EXAMPLES) -> list:
     return ordered[:k]
 
 
-def _as_correctness(values: Sequence[object], system: str) -> np.ndarray:
+def _as_correctness(values: Sequence[object] | np.ndarray, system: str) -> np.ndarray:
     """Convert per-item scores to a bool array, refusing anything that is not 0/1/True/False."""
     try:
         arr = np.asarray(values, dtype=float)
@@ -189,8 +194,8 @@ class PairedOutcomes:
     @classmethod
     def from_dict(
         cls,
-        systems: Mapping[str, Mapping[Hashable, bool]],
-        clusters: Mapping[Hashable, str] | None = None,
+        systems: Mapping[str, Mapping[ItemId, bool]],
+        clusters: Mapping[ItemId, str] | None = None,
         intersect: bool = False,
         *,
         cost: Mapping[str, PerSystemValue] | None = None,

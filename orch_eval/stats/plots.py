@@ -15,7 +15,7 @@ from orch_eval.stats.report import Report
 __all__ = ["plot_accuracy", "plot_accuracy_vs_cost", "plot_pvalue_heatmap", "plot_router_ema"]
 
 
-def _pyplot():
+def _pyplot() -> Any:  # the matplotlib.pyplot module
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - depends on the environment

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import datasets  # type: ignore[import-untyped]
+import datasets
 
 
 def _mmlu_key(doc: dict[str, Any]) -> tuple[str, tuple[str, ...]]:

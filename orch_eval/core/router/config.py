@@ -93,7 +93,7 @@ class RouterConfig(BaseModel):
         return self
 
     @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> RouterConfig:  # type: ignore[override]
+    def model_validate(cls, obj: Any, **kwargs: Any) -> RouterConfig:
         """As pydantic's, but a bad setting raises :class:`OrchConfigError` with one line per field
         (``router.w_acc: Input should be a valid number ... (got 'high')``) instead of pydantic's dump.
         (A ``router:`` block inside a panel is reported by ``validate_panel`` the same way.)"""
