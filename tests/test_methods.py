@@ -174,7 +174,11 @@ def test_debate_and_moa_pass_answers_between_rounds() -> None:
         assert d["final"] == vote(first) and d["decided_by"] == "merger"
 
 
-def test_answers_identical_at_any_concurrency_and_on_a_cached_rerun() -> None:
+def test_answers_identical_at_any_concurrency_and_on_a_cached_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each method gives the same answers from cold caches at max-samples 1 and 16 (the calls
+    really made at 16), and a cached rerun at 16 makes no call."""
     solvers = {
         "sc": lambda: self_consistency(agents=PANEL["agents"], agent=0, k=3),
         "self_moa": lambda: self_moa(agents=PANEL["agents"], agent=0, k=3),
@@ -182,11 +186,19 @@ def test_answers_identical_at_any_concurrency_and_on_a_cached_rerun() -> None:
         "debate": lambda: debate(**PANEL, rounds=2),
     }
     for name, make in solvers.items():
+        monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / name / "one"))
+        before = call_counts()
         one = finals(run(make(), max_samples=1))
+        cold_calls = sum(delta(before).values())
+        monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / name / "many"))  # cold again
         before = call_counts()
         many = finals(run(make(), max_samples=16))
-        assert sum(delta(before).values()) == 0, name  # cached rerun: no call
+        assert sum(delta(before).values()) == cold_calls > 0, name  # every call made again, concurrently
         assert one == many, name
+        before = call_counts()
+        again = finals(run(make(), max_samples=16))
+        assert sum(delta(before).values()) == 0, name  # cached rerun: no call
+        assert again == one, name
 
 
 # ---------------------------------------------------------------------------- faults
@@ -209,10 +221,13 @@ def test_faults_take_the_documented_fallbacks() -> None:
         "self_moa": run(self_moa(agents=",".join(faulty), agent=0, k=4, merger=merger), n=30),
         "moa": run(moa(agents=",".join(faulty), merger=merger, layers=2), n=30),
         "debate": run(debate(agents=",".join(faulty), merger=merger, rounds=2), n=30),
+        "debate_merge": run(debate(agents=",".join(faulty), merger=merger, rounds=2, merge=True), n=30),
     }
     seen: Counter[str] = Counter()
+    branches: dict[str, Counter[str]] = {name: Counter() for name in runs}
     for name, log in runs.items():
         for d in decisions(log):
+            branches[name][d["decided_by"]] += 1
             faults = [a["fault"] for a in [*d["agents"], *[r for layer in d["rounds"] for r in layer]] if a["fault"]]
             seen[name] += bool(faults)
             merge = d["merge"]
@@ -229,6 +244,10 @@ def test_faults_take_the_documented_fallbacks() -> None:
             if name in ("sc", "debate"):
                 assert merge is None
     assert all(seen[name] > 0 for name in runs), seen  # faults really happened in every method
+    # the fallbacks were reached, not only the first choice: a failed merge falls back to the vote
+    for name in ("self_moa", "moa", "debate_merge"):
+        assert branches[name]["merger"] > 0 and branches[name]["majority"] > 0, (name, branches[name])
+    assert set(branches["sc"]) <= {"majority", "abstain"} and set(branches["debate"]) <= {"majority", "abstain"}
 
 
 # ---------------------------------------------------------------------------- arguments
@@ -250,16 +269,56 @@ def test_bad_method_arguments_fail_before_the_eval() -> None:
 # ---------------------------------------------------------------------------- harness paths
 
 
-def test_provider_path_gives_the_solver_answers() -> None:
+@pytest.mark.parametrize(
+    "method, solver, args",
+    [
+        ("self_consistency", lambda: self_consistency(agents=PANEL["agents"], agent=1, k=3), {"agent": 1, "k": 3}),
+        ("self_moa", lambda: self_moa(agents=PANEL["agents"], agent=1, k=3), {"agent": 1, "k": 3}),
+        ("moa", lambda: moa(**PANEL, layers=3), {"merger": MERGER, "layers": 3}),
+        ("debate", lambda: debate(**PANEL, rounds=3, merge=True), {"merger": MERGER, "rounds": 3, "merge": True}),
+    ],
+    ids=["self_consistency", "self_moa", "moa", "debate"],
+)
+def test_provider_path_gives_the_solver_answers(method: str, solver: Any, args: dict[str, Any]) -> None:
     """``--model orch/x -M method=...`` decides the same questions as the solver (the fake keys
-    its draws on the sample, so both paths give the same answers)."""
-    via_solver = finals(run(self_consistency(agents=PANEL["agents"], agent=1, k=3)))
-    log = inspect_eval("inspect_evals/mmlu_0_shot", model="orch/sc", limit=N, display="none",
-                       model_args={"agents": PANEL["agents"], "method": "self_consistency", "agent": 1, "k": 3})[0]
+    its draws on the sample, so both paths give the same answers), with the same parameters."""
+    via_solver = decisions(run(solver()))
+    log = inspect_eval("inspect_evals/mmlu_0_shot", model="orch/m", limit=N, display="none",
+                       model_args={"agents": PANEL["agents"], "method": method, **args})[0]
     assert log.status == "success", log.error
-    via_provider = {str(s.id): s.output.metadata["orch"]["final"] for s in log.samples or []}
-    assert via_provider == via_solver
-    assert all(s.output.metadata["orch"]["method"] == "self_consistency" for s in log.samples or [])
+    via_provider = [s.output.metadata["orch"] for s in log.samples or []]
+    assert [d["final"] for d in via_provider] == [d["final"] for d in via_solver]
+    assert [d["calls"] for d in via_provider] == [d["calls"] for d in via_solver]
+    assert all(d["method"] == method and d["method_params"] == via_solver[0]["method_params"] for d in via_provider)
+
+
+def test_inspect_cli_passes_method_options(tmp_path: Path) -> None:
+    """The method solvers take their options as ``inspect eval -S`` text, as a user types them."""
+    import subprocess
+
+    from tests.conftest import subprocess_env
+    from tests.served import BIN
+
+    base = [str(BIN / "inspect"), "eval", "inspect_evals/mmlu_0_shot", "--limit", "3", "--model", "none",
+            "--display", "none"]  # fmt: skip
+    cases = {
+        "self_consistency": (["-S", f"model={AGENTS[0]}", "-S", "k=4", "-S", "temperature=0.4"],
+                             {"k": 4, "temperature": 0.4}, 4),
+        "moa": (["-S", f"agents={PANEL['agents']}", "-S", f"merger={MERGER}", "-S", "layers=3"], {"layers": 3}, 10),
+        "debate": (["-S", f"agents={PANEL['agents']}", "-S", "rounds=3"], {"rounds": 3}, 9),
+    }  # fmt: skip
+    for method, (options, params, calls) in cases.items():
+        out = tmp_path / method
+        proc = subprocess.run([*base, "--solver", f"orch_eval/{method}", *options, "--log-dir", str(out)],
+                              capture_output=True, text=True, env=subprocess_env(), timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        from inspect_ai.log import read_eval_log
+
+        (path,) = out.glob("*.eval")
+        ds = decisions(read_eval_log(str(path)))
+        assert len(ds) == 3 and all(d["method"] == method for d in ds), method
+        assert all(d["method_params"][k] == v for d in ds for k, v in params.items()), (method, ds[0]["method_params"])
+        assert all(d["calls"] == calls for d in ds), (method, [d["calls"] for d in ds])
 
 
 def test_compare_pairs_methods_with_orch(tmp_path: Path) -> None:
