@@ -74,6 +74,26 @@ def test_routed_systems_are_not_sharded(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()  # refused before anything ran
 
 
+def test_dry_run_of_a_shard_counts_that_shard(tmp_path: Path) -> None:
+    """``--dry-run --shard i/N`` estimates shard i's items only; the shards' estimates add up to the
+    whole run's (every call belongs to one item)."""
+    import io
+
+    systems = [*SYSTEMS, {"kind": "self_consistency", "agent": 0, "k": 3}, {"kind": "debate", "rounds": 2}]
+    exp = experiment(tmp_path, systems=systems)
+    whole = run_experiment(exp, log_dir=tmp_path / "l", dry_run=True, out=io.StringIO()).estimate
+    parts = []
+    for i in (1, 2, 3):
+        out = io.StringIO()
+        parts.append(run_experiment(exp, log_dir=tmp_path / "l", dry_run=True, shard=f"{i}/3", out=out).estimate)
+        assert f"shard {i}/3 of them" in out.getvalue() and f"shards/{i}-of-3" in out.getvalue()
+    for k, row in enumerate(whole):
+        assert [p[k].items for p in parts] == [len(range(j, row.items, 3)) for j in range(3)]
+        assert sum(p[k].calls for p in parts) == row.calls, row.system
+        assert sum(p[k].input_tokens for p in parts) == row.input_tokens, row.system
+    assert not (tmp_path / "l").exists()  # a dry run writes nothing
+
+
 def test_cli_shard_flag_and_bad_value(tmp_path: Path) -> None:
     exp = experiment(tmp_path, systems=["orch", "single"])
     proc = subprocess.run([str(BIN / "orch-eval"), "run", str(exp), "--shard", "3/2", "--log-dir", str(tmp_path / "l")],

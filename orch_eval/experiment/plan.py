@@ -384,6 +384,8 @@ def estimate(plan: Plan) -> list[Estimate]:
     that makes each call (later systems reuse it through Inspect's cache: analyses are keyed by
     agent slot + agent digest + item, merges by panel digest + item, letter-only answers by slot).
 
+    With a shard (``--shard i/N``), only that shard's items are counted.
+
     Not counted: answer-completion steps (made only after an analysis without a parsable
     answer; at most one per analysis/merge), retries of failed calls. Tokens: rendered prompt
     length / 4 plus the full output budget (an upper bound on output); a merge prompt counts
@@ -393,7 +395,8 @@ def estimate(plan: Plan) -> list[Estimate]:
     out: list[Estimate] = []
     for s in plan.systems:
         for b in plan.benchmarks:
-            e = Estimate(s.name, b.short, len(b.ids), derived=not s.runs)
+            ids = plan.shard_ids(b)
+            e = Estimate(s.name, b.short, len(ids), derived=not s.runs)
             if not s.runs:
                 e.note = f"derived from {s.derived_from}'s Decisions (no calls)"
                 out.append(e)
@@ -402,14 +405,16 @@ def estimate(plan: Plan) -> list[Estimate]:
                 e.note = f"not run on lm-eval benchmarks: {why}"
                 out.append(e)
                 continue
-            _count_calls(e, s, b, seen)
+            _count_calls(e, s, b, ids, seen)
             out.append(e)
     return out
 
 
-def _count_calls(e: Estimate, s: SystemPlan, b: BenchmarkItems, seen: set[tuple[Any, ...]]) -> None:
-    """Adds to ``e`` the calls system ``s`` makes on benchmark ``b`` that no earlier system made
-    (``seen``: the cache keys of the calls counted so far, shared across systems)."""
+def _count_calls(
+    e: Estimate, s: SystemPlan, b: BenchmarkItems, ids: list[str | int], seen: set[tuple[Any, ...]]
+) -> None:
+    """Adds to ``e`` the calls system ``s`` makes on items ``ids`` of benchmark ``b`` that no
+    earlier system made (``seen``: the cache keys of the calls counted so far, shared across systems)."""
     p = s.panel
 
     def add(key: tuple[Any, ...], model: str, tin: int, tout: int) -> None:
@@ -452,7 +457,7 @@ def _count_calls(e: Estimate, s: SystemPlan, b: BenchmarkItems, seen: set[tuple[
         tin = _tok(merge_prompt(q, shown, p.merge_style)) + analyses_shown * budget
         add((*key, b.short, str(iid)), model, tin, p.budgets.merge)
 
-    for iid in b.ids:
+    for iid in ids:
         q = b.questions[str(iid)]
         if s.kind in METHOD_KINDS:
             m = s.method()
@@ -544,9 +549,11 @@ def _count_calls(e: Estimate, s: SystemPlan, b: BenchmarkItems, seen: set[tuple[
 
 def format_estimate(plan: Plan, rows: list[Estimate]) -> str:
     cur = plan.panel.currency
+    shard = f", shard {plan.shard_label} of them" if plan.shard else ""
     lines = [
         f"Experiment {plan.experiment.name}: {len(plan.systems)} systems x {len(plan.benchmarks)} benchmarks "
-        f"({', '.join(f'{b.short}: {len(b.ids)} items' for b in plan.benchmarks)}); log dir {plan.log_dir}",
+        f"({', '.join(f'{b.short}: {len(b.ids)} items' for b in plan.benchmarks)}{shard}); "
+        f"log dir {plan.shard_dir()}",
         f"Reference (declared): {plan.reference}",
         "Model calls on a cold cache, without answer-completion steps (one extra call per analysis or merge "
         "that ends without a parsable answer) and retries; tokens = prompt chars / 4 + full output budget.",
