@@ -264,6 +264,11 @@ def test_bad_method_arguments_fail_before_the_eval() -> None:
         method_from_args("tree_of_thought")
     with pytest.raises(OrchConfigError, match="rounds"):
         method_from_args("debate", {"rounds": "many"})
+    # a flag reads the project's one rule for text flags (orch_eval.core.coerce), as every other flag does
+    assert [method_from_args("debate", {"merge": w}).merge for w in ("yes", "On", "1", "no", "off", "none")] == [
+        True, True, True, False, False, False]  # fmt: skip
+    with pytest.raises(OrchConfigError, match=r"merge='t': expected true or false"):
+        method_from_args("debate", {"merge": "t"})
 
 
 # ---------------------------------------------------------------------------- harness paths

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from orch_eval.core.coerce import as_bool
 from orch_eval.core.decision import AgentRecord, Decision
 from orch_eval.core.engine import MergerCall, Orchestrator, gather, majority_vote
 from orch_eval.core.errors import OrchConfigError
@@ -418,7 +419,15 @@ def method_from_args(name: str, args: Mapping[str, Any] | None = None, panel: Pa
     Raises :class:`OrchConfigError` naming the argument on a bad value."""
     if name not in METHODS:
         raise OrchConfigError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
-    data = {"method": name, **{k: _coerce(v) for k, v in (args or {}).items() if v is not None}}
+    fields = _CLASSES[name].model_fields
+    data = {
+        "method": name,
+        **{
+            k: _coerce(v, k, fields[k].annotation if k in fields else None)
+            for k, v in (args or {}).items()
+            if v is not None
+        },
+    }
     try:
         method: _Method = _ADAPTER.validate_python(data)
     except ValidationError as ex:
@@ -433,7 +442,9 @@ def method_from_args(name: str, args: Mapping[str, Any] | None = None, panel: Pa
     return method
 
 
-def _coerce(value: Any) -> Any:
-    """Text arguments stripped; pydantic reads numbers and true/false words (the same words as
-    :func:`orch_eval.core.coerce.as_bool`) from them."""
+def _coerce(value: Any, name: str, annotation: Any) -> Any:
+    """Text arguments stripped; a flag (a ``bool`` field) read by the project's one rule
+    (:func:`orch_eval.core.coerce.as_bool`), the rest left to pydantic (numbers)."""
+    if annotation is bool:
+        return as_bool(value, name)
     return value.strip() if isinstance(value, str) else value
