@@ -26,7 +26,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from orch_eval._inspect_private import get_eval_state, sample_active
 from orch_eval.benchmarks import BENCHMARKS, get_benchmark, task_short
-from orch_eval.core.coerce import as_bool
+from orch_eval.core.coerce import TRUE_WORDS, as_bool
 from orch_eval.core.decision import Decision
 from orch_eval.core.engine import Orchestrator, gather
 from orch_eval.core.errors import OrchConfigError
@@ -79,7 +79,7 @@ def apply_router_args(panel: Panel, args: dict[str, Any]) -> Panel:
     cfg = panel.router
     if "router" in args:
         value = args["router"]
-        if isinstance(value, str) and value.strip().lower() in ("on", "true", "yes", "1"):
+        if isinstance(value, str) and value.strip().lower() in TRUE_WORDS:
             value = True
         try:
             asked = (
