@@ -269,3 +269,22 @@ def test_the_demo_closing_commands_work_as_printed(tmp_path: Path, monkeypatch: 
     before = sum(call_counts().values())
     again = run_demo(panel=str(panel), items=4, k=3, temperature=0.7, log_dir="logs/demo", display="none")
     assert sum(call_counts().values()) == before and not again.failed  # a rerun makes no model call
+
+
+def test_the_demo_leaves_self_consistency_out_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the default k (0) the demo runs the reference and ORCH only (its time budget), and says
+    how to add self-consistency."""
+    from orch_eval.demo import DEFAULT_K, DEFAULT_TEMPERATURE, print_result, run_demo
+
+    assert DEFAULT_K == 0
+    panel = tmp_path / "fakedemo.yaml"
+    panel.write_text("name: fakedemo\nagents: [" + AGENTS + "]\nmerger: orchfake/gold:p=0.9:seed=strong\n")
+    monkeypatch.chdir(tmp_path)
+    result = run_demo(panel=str(panel), items=2, benchmarks=("gsm8k",), log_dir="logs/demo", display="none")
+    assert not result.failed
+    assert sorted(p.name for p in result.log_dir.iterdir()) == ["orch", "reference"]
+    names = [s.system for s in result.analyses["gsm8k"].report.systems]
+    assert not any(n.startswith("sc") for n in names) and any(n.startswith("orch/") for n in names)
+    buf = io.StringIO()
+    print_result(result, DEFAULT_K, DEFAULT_TEMPERATURE, out=buf)
+    assert "add --k 3" in buf.getvalue() and "self-consistency" not in buf.getvalue().split("what:")[1].split("\n")[0]

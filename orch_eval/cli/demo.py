@@ -1,14 +1,14 @@
-"""``orch-eval demo``: the strongest local model alone, ORCH and self-consistency on real MMLU and
-GSM8K items, with the paired verdict against the reference (see :mod:`orch_eval.demo`)."""
+"""``orch-eval demo``: the strongest local model alone and ORCH (self-consistency with ``--k``) on
+real MMLU and GSM8K items, with the paired verdict against the reference (see :mod:`orch_eval.demo`)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from orch_eval.cli.argtypes import non_negative_float, positive_int
+from orch_eval.cli.argtypes import non_negative_float, non_negative_int, positive_int
 
-HELP = "compare ORCH with the strongest local model alone and self-consistency on real MMLU and GSM8K items"
+HELP = "compare ORCH with the strongest local model alone (and self-consistency) on real MMLU and GSM8K items"
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -28,7 +28,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--panel", default="local", help="panel preset or YAML (default: local)")
     p.add_argument("--benchmarks", default="mmlu,gsm8k", help="comma-separated: mmlu, gsm8k")
     p.add_argument(
-        "--k", type=positive_int, default=DEFAULT_K, help=f"self-consistency samples (default {DEFAULT_K})"
+        "--k",
+        type=non_negative_int,
+        default=DEFAULT_K,
+        help=f"self-consistency samples of the strongest model (default {DEFAULT_K}: left out; 3 about "
+        "doubles the demo's time)",
     )
     p.add_argument(
         "--temperature",
