@@ -20,16 +20,19 @@ def test_the_wheel_lists_every_package() -> None:
     listed = set(config["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "orch_eval").rglob("__init__.py")}
     mapped = {name: ROOT / folder for name, folder in config["package-dir"].items()}
-    assert found | set(mapped) == listed
+    # a folder with Python modules inside a mapped folder is a (sub)package: tasks/lm_eval
+    inside = {f"{name}.{sub.name}": sub for name, folder in mapped.items() for sub in folder.iterdir()
+              if sub.is_dir() and any(sub.glob("*.py"))}
+    assert found | set(mapped) | set(inside) == listed
     for name, folder in mapped.items():
         assert (folder / "__init__.py").is_file(), name
-        for pattern in config["package-data"][name]:  # every data file the folder holds is shipped
+        for pattern in config["package-data"].get(name, []):  # every data file the folder holds is shipped
             assert list(folder.glob(pattern)), (name, pattern)
-    data = {f.relative_to(ROOT / "tasks").as_posix() for f in (ROOT / "tasks").rglob("*")
-            if f.is_file() and f.suffix in (".yaml", ".py") and f.parent != ROOT / "tasks" and "__pycache__" not in f.parts}
-    shipped = {f.relative_to(ROOT / "tasks").as_posix() for p in config["package-data"]["orch_eval.tasks"]
-               for f in (ROOT / "tasks").glob(p)}
-    assert data == shipped
+    # every data file of tasks/ is shipped: its YAMLs as package data, its modules as modules
+    data = {f.relative_to(ROOT / "tasks").as_posix() for f in (ROOT / "tasks").rglob("*.yaml")}
+    shipped = {f.relative_to(ROOT / "tasks").as_posix() for name, folder in inside.items()
+               for p in config["package-data"].get(name, []) for f in folder.glob(p)}
+    assert data == shipped and data
 
 
 def test_presets_come_from_the_package_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
