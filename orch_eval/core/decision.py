@@ -6,6 +6,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+DECISION_KEY = "orch"
+"""Where a harness adapter stores an item's Decision: the Inspect sample's metadata (solver) or
+store and output metadata (``orch/`` provider) key, and the lm-eval sidecar record's key."""
+SIDECAR_PREFIX = "orch_decisions_"
+"""File name prefix of the lm-eval Decision sidecars (``orch_decisions_<task>_<date>.jsonl``)."""
+
 DecidedBy = Literal["merger", "merger_completion", "majority", "abstain", "single"]
 """Which step of the fixed chain produced the final answer.
 

@@ -10,11 +10,8 @@ from inspect_ai.dataset import Sample
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ModelOutput
 from inspect_ai.solver import TaskState
 
-from orch_eval.core.decision import Decision
+from orch_eval.core.decision import DECISION_KEY, Decision
 from orch_eval.core.question import LETTERS, AnswerKind, Question
-
-DECISION_KEY = "orch"
-"""Sample metadata key under which each item's Decision is stored."""
 
 
 def _domain(metadata: dict[str, Any] | None) -> str | None:

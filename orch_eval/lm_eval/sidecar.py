@@ -29,14 +29,13 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orch_eval.core.decision import Decision
+from orch_eval.core.decision import SIDECAR_PREFIX, Decision
 
 if TYPE_CHECKING:
     from orch_eval.lm_eval.questions import Item
 
 logger = logging.getLogger("orch_eval.lm_eval")
 
-SIDECAR_PREFIX = "orch_decisions_"
 
 MAX_SOURCES = 16
 

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from orch_eval.core.decision import AgentRecord, Decision, MergeRecord
+from orch_eval.core.decision import DECISION_KEY, SIDECAR_PREFIX, AgentRecord, Decision, MergeRecord
 from orch_eval.stats.outcomes import ItemSetMismatchError, PairedOutcomes
 
 __all__ = [
@@ -48,8 +48,6 @@ __all__ = [
     "load_logs",
 ]
 
-DECISION_KEY = "orch"
-SIDECAR_PREFIX = "orch_decisions_"
 CLUSTER_KEYS = ("subject", "category")
 LM_EVAL_METRICS = ("exact_match", "acc")
 _SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
