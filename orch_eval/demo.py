@@ -22,6 +22,7 @@ makes no model call, and a demo of another size writes to its own folder.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -210,14 +211,15 @@ def print_result(result: DemoResult, k: int, temperature: float, out: Any = None
     if k == 0:
         print(
             "\nSelf-consistency of the strongest model (the compute-matched alternative) was left out to "
-            f"keep the demo short: add --k {SC_HINT_K} (about 40 s more per item on 2 cores); measured on "
-            "100 items in benchmarks/README.md (methods).",
+            f"keep the demo short: add --k {SC_HINT_K} (about 40 s more per item on 2 cores); measured in "
+            "benchmarks/README.md (the methods row).",
             file=out,
         )
     print(
         f"\nTotal evaluation time {result.seconds / 60:.1f} min. Full reports and the leaderboard of these "
         "logs:\n"
-        f"  orch-eval compare {result.log_dir} --reference {ref}\n"
-        f"  orch-eval leaderboard {result.log_dir} --output {result.log_dir}/leaderboard",
+        f"  orch-eval compare {shlex.quote(str(result.log_dir))} --reference {shlex.quote(ref)}\n"
+        f"  orch-eval leaderboard {shlex.quote(str(result.log_dir))} "
+        f"--output {shlex.quote(str(result.log_dir / 'leaderboard'))}",
         file=out,
     )

@@ -240,14 +240,15 @@ def test_inline_panels_get_a_readable_name() -> None:
 def test_the_demo_closing_commands_work_as_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """The demo on a fake panel (its merger plays the strongest model): every command it prints at
-    the end runs as printed, and a second run makes no model call."""
+    the end runs as printed (from a log folder whose name has a space), and a second run makes no
+    model call."""
     from orch_eval.demo import print_result, run_demo
     from orch_eval.models.fake import call_counts
 
     panel = tmp_path / "fakedemo.yaml"
     panel.write_text("name: fakedemo\nagents: [" + AGENTS + "]\nmerger: orchfake/gold:p=0.9:seed=strong\n")
     monkeypatch.chdir(tmp_path)
-    result = run_demo(panel=str(panel), items=4, k=3, temperature=0.7, log_dir="logs/demo", display="none")
+    result = run_demo(panel=str(panel), items=4, k=3, temperature=0.7, log_dir="logs/my demo", display="none")
     assert not result.failed
     assert sorted(result.analyses) == ["gsm8k", "mmlu_0_shot"]
     for a in result.analyses.values():
@@ -267,7 +268,7 @@ def test_the_demo_closing_commands_work_as_printed(tmp_path: Path, monkeypatch: 
         code, _, err = _run(capsys, *shlex.split(command)[1:])
         assert code == 0, (command, err)
     before = sum(call_counts().values())
-    again = run_demo(panel=str(panel), items=4, k=3, temperature=0.7, log_dir="logs/demo", display="none")
+    again = run_demo(panel=str(panel), items=4, k=3, temperature=0.7, log_dir="logs/my demo", display="none")
     assert sum(call_counts().values()) == before and not again.failed  # a rerun makes no model call
 
 
