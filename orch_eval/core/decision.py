@@ -7,8 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 DECISION_KEY = "orch"
-"""Where a harness adapter stores an item's Decision: the Inspect sample's metadata (solver) or
-store and output metadata (``orch/`` provider) key, and the lm-eval sidecar record's key."""
+"""The key under which an item's Decision is stored: in the Inspect sample's metadata (solver) or
+store and output metadata (``orch/`` provider); the loaders also read it from an lm-eval samples
+record that carries one (otherwise from the Decision sidecar, matched by ``doc_id``)."""
 SIDECAR_PREFIX = "orch_decisions_"
 """File name prefix of the lm-eval Decision sidecars (``orch_decisions_<task>_<date>.jsonl``)."""
 
