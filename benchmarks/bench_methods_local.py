@@ -89,11 +89,11 @@ def _seconds(log: Any) -> float:
 def _decisions(log: Any) -> dict[str, Any]:
     from inspect_ai.log import read_eval_log_samples
 
-    from orch_eval.core.decision import Decision
+    from orch_eval.core.decision import DECISION_KEY, Decision
 
     out = {}
     for s in read_eval_log_samples(log.location, all_samples_required=False, exclude_fields={"events", "messages"}):
-        out[str(s.id)] = Decision.model_validate(s.metadata["orch"])
+        out[str(s.id)] = Decision.model_validate(s.metadata[DECISION_KEY])
     return out
 
 

@@ -91,7 +91,9 @@ def _eval(panel: Any, items: int, max_samples: int, cache: str) -> Any:
 
 
 def _decisions(log: Any) -> dict[str, dict[str, Any]]:
-    return {str(s.id): s.metadata["orch"] for s in log.samples}
+    from orch_eval.core.decision import DECISION_KEY
+
+    return {str(s.id): s.metadata[DECISION_KEY] for s in log.samples}
 
 
 def _key(d: dict[str, Any]) -> Any:
