@@ -31,6 +31,7 @@ from orch_eval.stats.outcomes import PairedOutcomes
 from orch_eval.stats.paired import mcnemar
 from orch_eval.stats.report import compare
 from tests.test_leaderboard_page import page_rows
+from tests.test_stats_paired import hand_mover_mean
 
 TIERS = [0.85, 0.84, 0.83, 0.65, 0.64, 0.63, 0.45, 0.44, 0.43]
 
@@ -234,6 +235,11 @@ def test_overall_pvalues_match_an_independent_computation() -> None:
                     and mean[systems[j if systems[i] == r.system else i]] < mean[r.system])
         assert (r.rank_low, r.rank_high) == (1 + better, 5 - worse)
         assert dict(r.per_benchmark) == pytest.approx({b: po.correct[r.system].mean() for b, po in data.items()})
+        # the mean's interval: MOVER-Wilson from each benchmark's Wilson limits (computed apart)
+        _, low, high = hand_mover_mean([po.correct[r.system].mean() for po in data.values()],
+                                       [po.n for po in data.values()])
+        assert (r.ci_low, r.ci_high) == pytest.approx((low, high), rel=1e-12)
+    assert table.ci == "MOVER-Wilson"
     assert any(not p.significant for p in table.pairs) and any(p.significant for p in table.pairs)
 
 

@@ -13,6 +13,7 @@ from orch_eval.stats.intervals import (
     bootstrap_paired_ci,
     bootstrap_paired_ci_from_counts,
     level_label,
+    mover_mean_interval,
     newcombe_paired_ci,
     paired_table,
     tango_paired_ci,
@@ -69,6 +70,7 @@ __all__ = [
     "minimum_detectable_effect",
     "newcombe_paired_ci",
     "paired_table",
+    "mover_mean_interval",
     "tango_paired_ci",
     "wilson_interval",
 ]

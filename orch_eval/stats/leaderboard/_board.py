@@ -23,7 +23,6 @@ Method (also stated in every rendering, see :func:`method_lines`):
 from __future__ import annotations
 
 import gc
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ import numpy as np
 from scipy import stats
 
 from orch_eval.stats.clustered import clustered_mean
-from orch_eval.stats.intervals import wilson_interval, z_value
+from orch_eval.stats.intervals import mover_mean_interval, wilson_interval
 from orch_eval.stats.leaderboard._ranks import compact_letter_display, competition_ranks, rank_intervals
 from orch_eval.stats.outcomes import PairedOutcomes
 from orch_eval.stats.paired import adjust_pvalues, mcnemar
@@ -361,7 +360,9 @@ def method_lines(alpha: float, intersect: bool, n_benchmarks: int) -> tuple[str,
     if n_benchmarks >= 2:
         lines.append(
             "Overall: each benchmark weighted equally; a system's overall accuracy is the mean of its "
-            "per-benchmark accuracies (CI: normal approximation). Per pair an asymptotic stratified paired "
+            "per-benchmark accuracies (CI: MOVER-Wilson, mean -/+ sqrt(sum_b (p_b - l_b)^2 or "
+            "(u_b - p_b)^2) / B from each benchmark's Wilson limits l_b, u_b; it keeps its width at 0 "
+            "and 100 %). Per pair an asymptotic stratified paired "
             "test of the mean difference, z = sum_b d_b / sqrt(sum_b (b_b + c_b) / n_b^2) (d_b the accuracy "
             "difference on benchmark b, b_b and c_b its discordant counts; for one benchmark this is "
             "McNemar's (b - c) / sqrt(b + c)), Holm over all pairs, the same interval and letter rules. "
@@ -564,12 +565,10 @@ class OverallResult:
         ranks = competition_ranks(acc)
         low, high = rank_intervals(acc, sig)
         letters = _letters(acc, sig)
-        z = z_value(alpha)
-        bcount = len(self.benchmarks)
         rows = []
         for i, s in enumerate(self.systems):
             p = self.per_benchmark[:, i]
-            se = math.sqrt(float(np.sum(p * (1 - p) / np.asarray(self.n, dtype=float)))) / bcount
+            ci = mover_mean_interval([float(v) for v in p], list(self.n), alpha)
             rows.append(
                 Row(
                     system=s,
@@ -578,8 +577,8 @@ class OverallResult:
                     rank_high=int(high[i]),
                     letters=letters[i],
                     accuracy=float(acc[i]),
-                    ci_low=max(0.0, float(acc[i]) - z * se),
-                    ci_high=min(1.0, float(acc[i]) + z * se),
+                    ci_low=ci.low,
+                    ci_high=ci.high,
                     n=int(sum(self.n)),
                     details=self.details[s],
                     per_benchmark=tuple((b, float(v)) for b, v in zip(self.benchmarks, p, strict=True)),
@@ -594,7 +593,7 @@ class OverallResult:
             title="Overall (benchmarks weighted equally)",
             alpha=alpha,
             test=self.tests.test,
-            ci="normal approximation",
+            ci="MOVER-Wilson",
             rows=tuple(rows[i] for i in order),
             pairs=_pairs(self.tests, acc, order, sig),
             n_items=int(sum(self.n)),
