@@ -22,7 +22,7 @@ from inspect_ai import eval as inspect_eval
 from orch_eval.cli import main
 from orch_eval.core.panel import Panel
 from orch_eval.inspect.solvers import orch, single
-from orch_eval.stats.analysis import Analysis, SystemCompute, analyse
+from orch_eval.stats.analysis import Analysis, SystemCompute
 from orch_eval.stats.outcomes import PairedOutcomes
 from orch_eval.stats.report import compare
 from orch_eval.stats.sources import load_benchmarks

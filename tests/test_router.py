@@ -29,9 +29,9 @@ from orch_eval.core.router import (
     load_state,
     route,
 )
-from orch_eval.stats.plots import plot_router_ema
 from orch_eval.inspect.routing import apply_router_args
 from orch_eval.inspect.solvers import orch
+from orch_eval.stats.plots import plot_router_ema
 
 TASK = "inspect_evals/mmlu_0_shot"
 

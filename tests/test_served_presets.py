@@ -17,10 +17,10 @@ import json
 import pytest
 from inspect_ai.model import get_model
 
+from orch_eval.cli.serve import panel_yaml, plan_servers
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.core.panel import check_models, load_panel, validate_panel
 from orch_eval.models import serve
-from orch_eval.cli.serve import panel_yaml, plan_servers
 
 PRESETS = ["served-local", "served-vllm", "served-sglang"]
 

@@ -20,9 +20,9 @@ from orch_eval.stats import (
     connor_power,
     mcnemar,
     minimum_detectable_effect,
+    mover_mean_interval,
     newcombe_paired_ci,
     paired_table,
-    mover_mean_interval,
     tango_paired_ci,
     wilson_interval,
 )
