@@ -303,3 +303,18 @@ def test_speed_14000_items_10_systems():
     elapsed = time.perf_counter() - t0
     assert len(rep.comparisons) == 45
     assert elapsed < 2.0, elapsed
+
+
+def test_markdown_tables_escape_their_cells() -> None:
+    """One Markdown writer for compare's report, the analysis and the leaderboard: a system name
+    with ``|`` or a line break stays in its cell (before, compare's tables split such a row)."""
+    from orch_eval.stats.markdown import md_table
+
+    lines = md_table(["system", "acc"], [["orch/a|b", "50.0"], ["two\nlines", "1"]])
+    assert lines == ["| system | acc |", "|---|---|", "| orch/a\\|b | 50.0 |", "| two lines | 1 |"]
+    outcomes = PairedOutcomes.from_dict({"a|b": {"q1": True, "q2": False}, "c": {"q1": False, "q2": False}})
+    md = compare(outcomes).to_markdown().splitlines()
+    cells = re.compile(r"(?<!\\)\|")  # unescaped pipes: the cell borders
+    systems = md.index("## Systems")
+    header, row = md[systems + 2], md[systems + 4]
+    assert row.startswith("| a\\|b | 2 |") and len(cells.findall(row)) == len(cells.findall(header))

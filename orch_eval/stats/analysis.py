@@ -22,9 +22,10 @@ from orch_eval.core.redact import redact_data
 from orch_eval.stats.diagnostics import MergerDiagnostics, merger_diagnostics
 from orch_eval.stats.intervals import wilson_interval
 from orch_eval.stats.loaders import LoadedSystems, LogLoadError, SystemData, summarize_sources
+from orch_eval.stats.markdown import md_table
 from orch_eval.stats.outcomes import PairedOutcomes
 from orch_eval.stats.paired import Correction, TestName
-from orch_eval.stats.report import Comparison, Pairs, Report, _clean, _md_table, compare
+from orch_eval.stats.report import Comparison, Pairs, Report, _clean, compare
 
 __all__ = ["Analysis", "OracleBound", "SystemCompute", "analyse"]
 
@@ -163,7 +164,7 @@ class Analysis:
         return [
             "## Compute",
             "",
-            _md_table(header, body),
+            *md_table(header, body),
             "",
             "Per item, over the compared items, from the logs (n/a: not recorded). A comparison is "
             "fair when the compute beside it is comparable.",

@@ -25,6 +25,7 @@ from orch_eval.stats.intervals import (
     tango_paired_ci,
     wilson_interval,
 )
+from orch_eval.stats.markdown import md_table
 from orch_eval.stats.outcomes import PairedOutcomes
 from orch_eval.stats.paired import CochranQResult, Correction, TestName, adjust_pvalues, cochran_q, mcnemar
 from orch_eval.stats.power import minimum_detectable_effect
@@ -120,12 +121,6 @@ def _fmt_p(p: float) -> str:
     if p < 1e-4:
         return f"{p:.2e}"
     return f"{p:.4f}"
-
-
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 @dataclass(frozen=True)
@@ -230,7 +225,7 @@ class Report:
             if has_lat:
                 row += [_fmt(s.latency_mean, 3)]
             rows.append(row)
-        lines += ["## Systems", "", _md_table(header, rows), ""]
+        lines += ["## Systems", "", *md_table(header, rows), ""]
         if self.comparisons:
             header = ["A", "B", "b", "c", "diff", f"Newcombe {level} CI", f"Tango {level} CI"]
             if self.bootstrap:
@@ -263,7 +258,7 @@ class Report:
                     _fmt(c.mde),
                 ]
                 rows.append(row)
-            lines += ["## Comparisons", "", _md_table(header, rows), ""]
+            lines += ["## Comparisons", "", *md_table(header, rows), ""]
             lines.append(
                 f"sig. `*`: adjusted p < {self.alpha}. b = items only A got right, c = only B. "
                 f"MDE: smallest |diff| detectable with 80% power at two-sided alpha = {self.alpha} "

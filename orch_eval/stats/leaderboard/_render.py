@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from orch_eval.stats.leaderboard._board import Row, Standings, Table
+from orch_eval.stats.markdown import md_cell, md_table
 
 __all__ = [
     "COLUMNS",
@@ -226,16 +227,6 @@ def table_intro(t: Table) -> str:
 # ---------------------------------------------------------------------------- markdown
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    out = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
-    return out
-
-
 def provenance_rows(st: Standings) -> list[list[str]]:
     rows = []
     for t in st.benchmarks:
@@ -263,7 +254,7 @@ PROVENANCE_HEADER = ["System", "Benchmark", "Harness", "Model", "Panel (digest)"
 
 def to_markdown(st: Standings, title: str = "Leaderboard") -> str:
     """The leaderboard as a markdown document."""
-    lines = [f"# {_md_cell(title)}", ""]
+    lines = [f"# {md_cell(title)}", ""]
     lines.append(
         f"alpha = {st.alpha:g}: rank intervals are simultaneous {1 - st.alpha:.0%} intervals; systems "
         "sharing a letter are not significantly different (Holm-adjusted McNemar mid-p per benchmark"
@@ -275,7 +266,7 @@ def to_markdown(st: Standings, title: str = "Leaderboard") -> str:
         lines += [f"## {t.title}", "", table_intro(t), ""]
         cols = columns_for(t)
         if t.rows:
-            lines += _md_table([c.header for c in cols], [[c.text(r) for c in cols] for r in t.rows])
+            lines += md_table([c.header for c in cols], [[c.text(r) for c in cols] for r in t.rows])
             lines.append("")
         lines += [unresolved_line(t), ""]
         if t.unranked:
@@ -297,7 +288,7 @@ def to_markdown(st: Standings, title: str = "Leaderboard") -> str:
             lines += [f"* Note: {n}" for n in t.notes] + [""]
     prov = provenance_rows(st)
     if prov:
-        lines += ["## Provenance", ""] + _md_table(PROVENANCE_HEADER, prov) + [""]
+        lines += ["## Provenance", ""] + md_table(PROVENANCE_HEADER, prov) + [""]
     lines += ["## Method", ""] + [f"* {m}" for m in st.method] + [""]
     if st.notes:
         lines += ["## Notes", ""] + [f"* {n}" for n in st.notes] + [""]
