@@ -450,3 +450,24 @@ def test_merger_diagnostics_from_a_real_log(tmp_path: Path) -> None:
     md = diag.to_markdown()
     assert "follows its own analysis" in md and "decided_by" in md
     json.dumps(diag.to_dict())
+
+
+def test_reports_cluster_by_the_domain_the_router_reads(lm_mmlu: Path, tmp_path: Path) -> None:
+    """One list of domain keys (core.question.DOMAIN_KEYS) for the router and the reports: a user's
+    task that names its items' ``domain`` (no subject) gets clustered intervals, and the Question the
+    router sees carries the same domain."""
+    from orch_eval.core.question import DOMAIN_KEYS, domain_of
+    from orch_eval.inspect.adapt import question_of
+
+    assert DOMAIN_KEYS == ("subject", "category", "domain")
+    assert domain_of({"domain": "law", "subject": "math"}) == "math" and domain_of({"subject": ""}) is None
+    records = [json.loads(line) for line in lm_mmlu.read_text().splitlines()]
+    for i, r in enumerate(records):
+        r["doc"].pop("subject", None)
+        r["doc"]["domain"] = f"d{i % 2}"
+    own = tmp_path / lm_mmlu.name
+    own.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    loaded = load_logs([own], derived=False)
+    assert set(loaded.clusters.values()) == {"d0", "d1"} and len(loaded.clusters) == len(records)
+    q = question_of("x1", "2 + 2 = ?", ["3", "4"], "B", {"domain": "d1"})
+    assert q.domain == "d1"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -71,3 +73,18 @@ class Question(BaseModel):
 
             return numbers_equal(answer, self.gold)
         return answer == self.gold
+
+
+DOMAIN_KEYS = ("subject", "category", "domain")
+"""The sample metadata keys that name an item's domain, first present wins: MMLU's ``subject``,
+MMLU-Pro's ``category``, a user's own ``domain``. The router keeps its statistics per domain and
+the reports cluster their standard errors by it, so both read the same keys."""
+
+
+def domain_of(metadata: Mapping[str, Any] | None) -> str | None:
+    """The item's domain from its metadata (:data:`DOMAIN_KEYS`), ``None`` when it names none."""
+    for key in DOMAIN_KEYS:
+        value = (metadata or {}).get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

@@ -11,17 +11,7 @@ from inspect_ai.model import ChatMessage, ChatMessageAssistant, ModelOutput
 from inspect_ai.solver import TaskState
 
 from orch_eval.core.decision import DECISION_KEY, Decision
-from orch_eval.core.question import LETTERS, AnswerKind, Question
-
-
-def _domain(metadata: dict[str, Any] | None) -> str | None:
-    if not metadata:
-        return None
-    for key in ("subject", "category", "domain"):
-        value = metadata.get(key)
-        if isinstance(value, str):
-            return value
-    return None
+from orch_eval.core.question import LETTERS, AnswerKind, Question, domain_of
 
 
 def question_of(
@@ -33,9 +23,9 @@ def question_of(
 ) -> Question:
     """The engine Question of one Inspect sample: its input text as the stem, its choices (if
     any) as options, its target as gold (a letter for multiple choice, else the number), its
-    subject/category as domain. The one place this mapping is written."""
+    subject/category/domain (core.question.DOMAIN_KEYS) as domain. The one place this mapping is written."""
     gold = target.strip() if target and target.strip() else None
-    domain = _domain(metadata)
+    domain = domain_of(metadata)
     if choices:
         options = list(choices)
         letter = gold.upper() if gold and len(gold) == 1 and gold.upper() in LETTERS[: len(options)] else None
@@ -113,7 +103,7 @@ def question_from_messages(messages: list[ChatMessage], item_id: str) -> Questio
     if active is not None:
         sample = active.sample
         item_id = str(sample.id) if sample.id is not None else item_id
-        domain = _domain(sample.metadata)
+        domain = domain_of(sample.metadata)
         if sample.choices:
             options = list(sample.choices)
         target = sample.target if isinstance(sample.target, str) else None

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from orch_eval.core.decision import DECISION_KEY, SIDECAR_PREFIX, AgentRecord, Decision, MergeRecord
+from orch_eval.core.question import domain_of
 from orch_eval.stats.outcomes import ItemSetMismatchError, PairedOutcomes
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
     "load_logs",
 ]
 
-CLUSTER_KEYS = ("subject", "category")
 LM_EVAL_METRICS = ("exact_match", "acc")
 _SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
 _CORRECT_VALUES = {"C": True, "I": False, "N": False}
@@ -572,10 +572,9 @@ def load_inspect_log(path: str | Path, name: str | None = None, derived: bool = 
         score = next(iter(s.scores.values()))
         correct[item] = _score_correct(score.value, p, s.id)
         meta = s.metadata or {}
-        for key in CLUSTER_KEYS:
-            if isinstance(meta.get(key), str):
-                clusters[item] = meta[key]
-                break
+        cluster = domain_of(meta)
+        if cluster is not None:
+            clusters[item] = cluster
         if s.choices:
             options[item] = len(s.choices)
         raw = meta.get(DECISION_KEY)
@@ -782,10 +781,9 @@ def load_lm_eval_samples(
         doc = r.get("doc")
         if not isinstance(doc, dict):
             doc = {}
-        for key in CLUSTER_KEYS:
-            if isinstance(doc.get(key), str):
-                clusters[item] = doc[key]
-                break
+        cluster = domain_of(doc)
+        if cluster is not None:
+            clusters[item] = cluster
         choices = doc.get("choices", doc.get("options"))
         if isinstance(choices, list) and len(choices) >= 2:
             options[item] = len(choices)
