@@ -19,7 +19,8 @@ long stage can be recorded in growing chunks, e.g. ``--items 30``, then ``60``, 
                (default: the calibrated one), the k samples shared by the two methods.
 ``panel``      the panel that includes the 1.5B (solvers/router-off.yaml: the three small agents
                and the 1.5B as a fourth, merged by the 1.5B): ORCH, MoA (``--layers``) and debate
-               (``--rounds``) on the first ``--items`` evaluated items, against the 1.5B alone.
+               (``--rounds``) on the first ``--items`` evaluated items, against the 1.5B alone
+               (``--methods`` runs a subset, e.g. ``orch,moa``; the result records which).
 
     python benchmarks/bench_methods_local.py calibrate --benchmark gsm8k --items 20
     python benchmarks/bench_methods_local.py main --benchmark gsm8k --items 100
@@ -247,21 +248,41 @@ def stage_panel(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 
     panel = _one_model_panel()
     task, n = BENCHMARKS[BENCHMARK[args.benchmark]].task, args.items
+    methods = _panel_methods(args.methods)
+    solvers = {
+        "orch": (lambda: orch(panel=PANEL), f"orch-n{n}"),
+        "moa": (lambda: moa(panel=PANEL, layers=args.layers), f"moa{args.layers}-n{n}"),
+        "debate": (lambda: debate(panel=PANEL, rounds=args.rounds), f"debate{args.rounds}-n{n}"),
+    }
     ref = _run(task, single(**panel), n, root / f"single-n{n}")
-    base = _run(task, orch(panel=PANEL), n, root / f"orch-n{n}")
-    m = _run(task, moa(panel=PANEL, layers=args.layers), n, root / f"moa{args.layers}-n{n}")
-    d = _run(task, debate(panel=PANEL, rounds=args.rounds), n, root / f"debate{args.rounds}-n{n}")
-    report = _compare([ref.location, base.location, m.location, d.location], "single",
+    logs = {"single": ref}
+    for name in methods:  # in the order given, each resumable on its own
+        make, folder = solvers[name]
+        logs[name] = _run(task, make(), n, root / folder)
+    report = _compare([lg.location for lg in logs.values()], "single",
                       HERE / "results" / f"methods_local_panel_{args.benchmark}", extra=("--no-derived",))
     return {
         "panel": PANEL,
-        "layers": args.layers,
-        "rounds": args.rounds,
+        "methods": list(methods),
+        "layers": args.layers if "moa" in methods else None,
+        "rounds": args.rounds if "debate" in methods else None,
         "underpowered": n < 100,
         "report": report,
-        "compute": {"single": _compute(ref, n), "orch": _compute(base, n), "moa": _compute(m, n), "debate": _compute(d, n)},
+        "compute": {name: _compute(lg, n) for name, lg in logs.items()},
         "item_ids": [str(i) for i in (ref.eval.dataset.sample_ids or [])],
     }
+
+
+PANEL_METHODS = ("orch", "moa", "debate")
+
+
+def _panel_methods(text: str) -> tuple[str, ...]:
+    """``--methods``: a comma-separated subset of PANEL_METHODS, run in the order given."""
+    names = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    unknown = [m for m in names if m not in PANEL_METHODS]
+    if unknown or not names:
+        raise SystemExit(f"--methods {text!r}: choose from {', '.join(PANEL_METHODS)} (comma-separated)")
+    return names
 
 
 def main() -> None:
@@ -274,6 +295,9 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, help="main: the sampling temperature (default: the calibrated one)")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--methods", default=",".join(PANEL_METHODS),
+                    help="panel: which of orch, moa, debate to run beside the 1.5B alone (default: all three); "
+                         "a long stage can be recorded method by method, each run reused by the next")
     ap.add_argument("--log-dir", default=str(ROOT / "logs" / "bench-methods-local"))
     ap.add_argument("--output", default=str(HERE / "results" / "methods_local.json"))
     args = ap.parse_args()
