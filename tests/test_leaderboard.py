@@ -236,7 +236,7 @@ def test_overall_pvalues_match_an_independent_computation() -> None:
         assert (r.rank_low, r.rank_high) == (1 + better, 5 - worse)
         assert dict(r.per_benchmark) == pytest.approx({b: po.correct[r.system].mean() for b, po in data.items()})
         # the mean's interval: MOVER-Wilson from each benchmark's Wilson limits (computed apart)
-        _, low, high = hand_mover_mean([po.correct[r.system].mean() for po in data.values()],
+        _, low, high = hand_mover_mean([int(po.correct[r.system].sum()) for po in data.values()],
                                        [po.n for po in data.values()])
         assert (r.ci_low, r.ci_high) == pytest.approx((low, high), rel=1e-12)
     assert table.ci == "MOVER-Wilson"

@@ -227,12 +227,13 @@ def test_wilson_matches_closed_form(table):
 
 
 # ---------------------------------------------------------------- the mean of proportions (MOVER-Wilson)
-def hand_mover_mean(props, sizes, alpha=0.05):
+def hand_mover_mean(counts, sizes, alpha=0.05):
     """Zou & Donner's MOVER for the mean of independent proportions, from statsmodels' Wilson limits."""
     from statsmodels.stats.proportion import proportion_confint
 
-    b = len(props)
-    limits = [proportion_confint(round(p * n), n, alpha=alpha, method="wilson") for p, n in zip(props, sizes)]
+    b = len(counts)
+    props = [k / n for k, n in zip(counts, sizes)]
+    limits = [proportion_confint(k, n, alpha=alpha, method="wilson") for k, n in zip(counts, sizes)]
     mean = sum(props) / b
     low = mean - math.sqrt(sum((p - lo) ** 2 for p, (lo, _) in zip(props, limits))) / b
     high = mean + math.sqrt(sum((hi - p) ** 2 for p, (_, hi) in zip(props, limits))) / b
@@ -244,22 +245,23 @@ def test_mover_mean_interval_matches_an_independent_computation():
     for _ in range(200):
         b = int(rng.integers(1, 5))
         sizes = [int(v) for v in rng.integers(1, 500, size=b)]
-        props = [int(rng.integers(0, n + 1)) / n for n in sizes]
+        counts = [int(rng.integers(0, n + 1)) for n in sizes]
         alpha = float(rng.choice([0.01, 0.05, 0.1]))
-        mean, low, high = hand_mover_mean(props, sizes, alpha)
-        w = mover_mean_interval(props, sizes, alpha)
+        mean, low, high = hand_mover_mean(counts, sizes, alpha)
+        w = mover_mean_interval(counts, sizes, alpha)
         assert close(w.estimate, mean) and close(w.low, low) and close(w.high, high)
     # one benchmark: its Wilson interval
-    assert close(mover_mean_interval([0.3], [50]).high, wilson_interval(15, 50).high)
+    one = mover_mean_interval([15], [50])
+    assert close(one.low, wilson_interval(15, 50).low) and close(one.high, wilson_interval(15, 50).high)
     # a system at 0 % everywhere keeps a width (the normal approximation would give [0, 0])
-    zero = mover_mean_interval([0.0, 0.0], [4, 4])
+    zero = mover_mean_interval([0, 0], [4, 4])
     assert zero.low == 0.0 and zero.high == pytest.approx(wilson_interval(0, 4).high / math.sqrt(2), rel=1e-12)
-    with pytest.raises(ValueError, match="one size per proportion"):
-        mover_mean_interval([0.5], [10, 10])
-    with pytest.raises(ValueError, match="positive"):
-        mover_mean_interval([0.5, 0.5], [10, 0])
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        mover_mean_interval([1.5], [10])
+    with pytest.raises(ValueError, match="one size per count"):
+        mover_mean_interval([5], [10, 10])
+    with pytest.raises(ValueError, match="n > 0"):
+        mover_mean_interval([5, 5], [10, 0])
+    with pytest.raises(ValueError, match="successes <= n"):
+        mover_mean_interval([15], [10])
 
 
 def test_mover_mean_interval_covers_where_the_normal_approximation_does_not():
@@ -271,11 +273,12 @@ def test_mover_mean_interval_covers_where_the_normal_approximation_does_not():
     sizes = np.array([20, 60, 200])
     for truth in ([0.02, 0.05, 0.01], [0.9, 0.97, 0.99]):
         true_mean = float(np.mean(truth))
-        draws = rng.binomial(sizes, truth, size=(4000, 3)) / sizes
+        draws = rng.binomial(sizes, truth, size=(4000, 3))
         hit_m = hit_n = 0
-        for props in draws:
-            m = mover_mean_interval([float(v) for v in props], [int(n) for n in sizes])
+        for counts in draws:
+            m = mover_mean_interval([int(k) for k in counts], [int(n) for n in sizes])
             hit_m += m.low - 1e-12 <= true_mean <= m.high + 1e-12
+            props = counts / sizes
             se = math.sqrt(float(np.sum(props * (1 - props) / sizes))) / 3
             hit_n += props.mean() - Z * se <= true_mean <= props.mean() + Z * se
         assert hit_m / 4000 >= 0.92

@@ -88,8 +88,8 @@ def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> Interval:
     return Interval(successes / n, float(low), float(high), "wilson", alpha)
 
 
-def mover_mean_interval(proportions: Sequence[float], sizes: Sequence[int], alpha: float = 0.05) -> Interval:
-    """The equally weighted mean of ``B`` independent proportions (``p_b`` on ``n_b`` items, e.g.
+def mover_mean_interval(successes: Sequence[int], sizes: Sequence[int], alpha: float = 0.05) -> Interval:
+    """The equally weighted mean of ``B`` independent proportions ``p_b = successes_b / n_b`` (e.g.
     one system's accuracy on each of ``B`` benchmarks) with the MOVER-Wilson interval (Zou &
     Donner 2008, the general form of Newcombe's method 10): with ``(l_b, u_b)`` the Wilson limits
     of ``p_b`` and ``p = sum_b p_b / B``::
@@ -100,23 +100,13 @@ def mover_mean_interval(proportions: Sequence[float], sizes: Sequence[int], alph
     or 100 % is not read as certain: a system at 0 % everywhere gets ``[0, > 0]``, where the normal
     approximation ``p +/- z sqrt(sum_b p_b (1 - p_b) / n_b) / B`` gives ``[0, 0]`` (and covers
     far less than its level near the bounds; tests/test_stats_paired.py simulates both)."""
-    if len(proportions) != len(sizes) or not sizes:
-        raise ValueError(f"need one size per proportion, got {len(proportions)} and {len(sizes)}")
-    if any(int(n) != n or n <= 0 for n in sizes):
-        raise ValueError(f"sizes must be positive integers, got {list(sizes)}")
-    if any(not 0.0 <= p <= 1.0 for p in proportions):
-        raise ValueError(f"proportions must lie in [0, 1], got {list(proportions)}")
-    b = len(sizes)
-    z = z_value(alpha)
-    below = above = 0.0
-    for pb, n in zip(proportions, sizes, strict=True):
-        c = z * z / n
-        centre = (pb + c / 2.0) / (1.0 + c)
-        half = z / (1.0 + c) * math.sqrt(pb * (1.0 - pb) / n + z * z / (4.0 * n * n))
-        below += (pb - max(0.0, centre - half)) ** 2
-        above += (min(1.0, centre + half) - pb) ** 2
-    p = float(sum(proportions)) / b
-    low, high = p - math.sqrt(below) / b, p + math.sqrt(above) / b
+    if len(successes) != len(sizes) or not sizes:
+        raise ValueError(f"need one size per count, got {len(successes)} counts and {len(sizes)} sizes")
+    limits = [wilson_interval(k, n, alpha) for k, n in zip(successes, sizes, strict=True)]
+    b = len(limits)
+    p = sum(w.estimate for w in limits) / b
+    low = p - math.sqrt(sum((w.estimate - w.low) ** 2 for w in limits)) / b
+    high = p + math.sqrt(sum((w.high - w.estimate) ** 2 for w in limits)) / b
     return Interval(p, max(0.0, low), min(1.0, high), "MOVER-Wilson", alpha)
 
 

@@ -568,7 +568,8 @@ class OverallResult:
         rows = []
         for i, s in enumerate(self.systems):
             p = self.per_benchmark[:, i]
-            ci = mover_mean_interval([float(v) for v in p], list(self.n), alpha)
+            counts = [round(float(v) * n) for v, n in zip(p, self.n, strict=True)]  # p is correct / n
+            ci = mover_mean_interval(counts, list(self.n), alpha)
             rows.append(
                 Row(
                     system=s,
