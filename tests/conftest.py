@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+"""The console scripts (inspect, orch-eval, orch-lm-eval) installed beside the interpreter running the tests."""
 
 # The standard tasks load MMLU / MMLU-Pro / GSM8K from a Hugging Face datasets cache that
 # .ci/run seeds from ../shared/data; locally the same folder is used when present.

@@ -6,16 +6,13 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.conftest import ROOT, subprocess_env
-
-BIN = Path(sys.executable).parent
+from tests.conftest import BIN, ROOT, subprocess_env
 
 
 def free_port() -> int:

@@ -21,11 +21,11 @@ from inspect_ai import eval as inspect_eval
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.inspect.solvers import OrchSetupError, direct, majority_vote, orch, single
 from orch_eval.models.fake import CALL_LOG_ENV, call_counts
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import BIN, subprocess_env
 
 TASK = "inspect_evals/mmlu_0_shot"
-INSPECT = str(ROOT / ".venv" / "bin" / "inspect")
-ORCH_EVAL = str(ROOT / ".venv" / "bin" / "orch-eval")
+INSPECT = str(BIN / "inspect")
+ORCH_EVAL = str(BIN / "orch-eval")
 GOOD = "orchfake/gold,orchfake/gold:seed=2"
 
 

@@ -13,7 +13,6 @@ import io
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,7 +24,7 @@ import yaml
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.experiment import build_plan, load_experiment, run_experiment
 from orch_eval.models.fake import call_counts
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import BIN, ROOT, subprocess_env
 
 AGENTS = ["orchfake/gold:p=0.8:seed=a1", "orchfake/gold:p=0.6:seed=a2", "orchfake/gold:p=0.4:seed=a3"]
 MERGER = "orchfake/vote"
@@ -325,7 +324,7 @@ def test_lm_eval_benchmark_config_errors(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- kill and resume
 
-ORCH_EVAL = str(Path(sys.executable).parent / "orch-eval")
+ORCH_EVAL = str(BIN / "orch-eval")
 
 
 def _calls(path: Path) -> list[tuple[str, str, str]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,13 @@ from inspect_ai.log import EvalLog, read_eval_log
 
 from orch_eval.inspect.solvers import majority_vote, orch, single
 from orch_eval.models.fake import call_counts
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import BIN, ROOT, subprocess_env
 from tests.fakeref import gold_agent_letter, gold_agent_number, vote
 
 AGENTS = [("0.8", "a1"), ("0.6", "a2"), ("0.4", "a3")]
 AGENT_NAMES = [f"orchfake/gold:p={p}:seed={s}" for p, s in AGENTS]
 MERGER = "orchfake/vote"
-INSPECT = str(Path(sys.executable).parent / "inspect")
+INSPECT = str(BIN / "inspect")
 
 
 def run_cli(args: list[str], log_dir: Path, **env: str) -> EvalLog:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from inspect_ai.log import read_eval_log
 
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import BIN, ROOT, subprocess_env
 
-BIN = Path(sys.executable).parent
 AGENTS = "gguf/smollm2-135m-instruct,gguf/gemma3-270m"
 MERGER = "gguf/smollm2-135m-instruct"
 

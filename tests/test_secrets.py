@@ -16,7 +16,6 @@ import io
 import json
 import secrets
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,12 +23,11 @@ from pathlib import Path
 import pytest
 
 from orch_eval.core.redact import redact, redact_data, redact_exception
-from tests.conftest import subprocess_env
+from tests.conftest import BIN, subprocess_env
 
 # random per session, 48 hex digits: it cannot occur in a file by chance
 SECRET = "sk-orchtest-" + secrets.token_hex(24)
 MARK = "[REDACTED:OPENAI_API_KEY]"
-BIN = Path(sys.executable).parent
 LEAK = "leak_env=OPENAI_API_KEY"
 AGENTS = [
     f"orchfake/gold:p=0.7:seed=s1:fail=0.3:fault=error:{LEAK}",

@@ -25,6 +25,7 @@ import random
 import select
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from orch_eval.core.router import (
 from tests.conftest import ROOT, subprocess_env
 
 SCRIPT = ROOT / "scripts" / "kill_resume.py"
-PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = Path(sys.executable)
 KILLS = 20
 SEED = 20261127
 WATCHDOG = 90.0  # seconds: a hung run dumps its stacks and exits instead of hanging the test

@@ -24,10 +24,9 @@ from orch_eval.cli import main
 from orch_eval.core.errors import OrchConfigError
 from orch_eval.models import catalog
 from orch_eval.models.fake import CALL_LOG_ENV, call_counts
-from tests.conftest import ROOT, subprocess_env
+from tests.conftest import BIN, subprocess_env
 
 UNKNOWN = "gguf/qwen2.5-7b-instruct"
-BIN = ROOT / ".venv" / "bin"
 TASK = "inspect_evals/mmlu_0_shot"
 # what every message says: the model, the catalog's names, the command that lists them
 SAYS = [
