@@ -71,7 +71,6 @@ def _run(solver: Any, limit: int, log_dir: Path) -> tuple[str, float, bool]:
     """One eval of the task (skipped when already complete): its log, wall seconds, and whether
     it ran in this process."""
     from inspect_ai import eval as inspect_eval
-
     from inspect_ai.log import read_eval_log
 
     from bench_quality_local import _eval_seconds
