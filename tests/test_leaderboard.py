@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import statsmodels.api as sm
+from inspect_ai.log import read_eval_log
 from scipy import stats
 
 from orch_eval.stats.leaderboard import (
@@ -385,6 +387,25 @@ def test_leaderboard_from_real_logs_writes_consistent_outputs(
     assert group_row["n"] == 10 and benches["lb_mmlu"]["n_clusters"] == 2
     assert group_row["details"]["provenance"]["task"] == "lb_mmlu (2 tasks)"
     assert group_row["details"]["provenance"]["harness"] == "lm_eval"
+    # the date is the samples files' (lm-eval writes it into their names: 2026-12-05T09-40-12.123 -> 09:40:12)
+    stamp = next(logs.lm_eval.glob("samples_mmlu_*.jsonl")).stem.rsplit("_", 1)[1]
+    day, clock = stamp.split("T")
+    assert group_row["details"]["provenance"]["date"] == f"{day}T{clock.split('.')[0].replace('-', ':')}"
+    # the group's clustered interval, its two subjects the clusters: the plug-in sandwich SE (no
+    # small-sample factor), here from statsmodels' OLS on a constant with cluster-robust covariance
+    acc: list[float] = []
+    subject: list[int] = []
+    for g, f in enumerate(sorted(logs.lm_eval.glob("samples_mmlu_*.jsonl"))):
+        recs = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        acc += [float(r["acc"]) for r in recs]
+        subject += [g] * len(recs)
+    fit = sm.OLS(np.array(acc), np.ones((len(acc), 1))).fit(
+        cov_type="cluster", cov_kwds={"groups": np.array(subject), "use_correction": False})
+    se, z = float(fit.bse[0]), stats.norm.ppf(0.975)
+    assert len(acc) == 10 and group_row["accuracy"] == pytest.approx(float(fit.params[0]))
+    assert group_row["clustered_se"] == pytest.approx(se)
+    assert group_row["clustered_low"] == pytest.approx(max(0.0, fit.params[0] - z * se))
+    assert group_row["clustered_high"] == pytest.approx(min(1.0, fit.params[0] + z * se))
     assert group_row["details"]["provenance"]["panel"].startswith("fake-lmeval (")
     # --filter strict-match: gsm8k's accuracy is lm-eval's own strict-match exact_match
     (samples,) = logs.lm_eval.glob("samples_gsm8k_*.jsonl")
@@ -403,6 +424,17 @@ def test_leaderboard_from_real_logs_writes_consistent_outputs(
         assert row["details"]["provenance"]["model"] == PLAIN
         assert Path(row["details"]["provenance"]["log"]) == path
         assert row["details"]["input_tokens_per_item"] > 0 and row["details"]["abstain_rate"] is not None
+        # compute and date are the log's own: per-item means of its samples' usage and time, its creation date
+        ev = read_eval_log(str(path))
+        samples = ev.samples or []
+        assert len(samples) == 30
+        seconds = [s.working_time if s.working_time is not None else s.total_time for s in samples]
+        assert row["details"]["latency_per_item"] == pytest.approx(sum(seconds) / 30)
+        for field in ("input_tokens", "output_tokens"):
+            used = [sum(getattr(u, field) for u in s.model_usage.values()) for s in samples]
+            assert row["details"][f"{field}_per_item"] == pytest.approx(sum(used) / 30), field
+        assert row["details"]["cost_per_item"] is None  # the fake models report no cost
+        assert row["details"]["provenance"]["date"] == str(ev.eval.created)
     merged = next(r for r in benches["mmlu_0_shot"]["rows"] if r["system"] == panel)
     assert merged["details"]["calls_per_item"] == 3.0  # two analysts and the merger
     assert merged["details"]["provenance"]["panel"]
