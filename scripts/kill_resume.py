@@ -50,13 +50,15 @@ ROUTER = {"top_k": 1, "explore_every": 7, "lag": 3, "w_lat": 0.2, "w_cost": 0.0}
 
 def warm_up() -> None:
     """Import what every run needs (the fork server does this once)."""
+    from importlib.metadata import entry_points
+
     import inspect_ai  # noqa: F401
-    from inspect_ai._util.entrypoints import ensure_entry_points
 
     import orch_eval._registry  # noqa: F401
     from orch_eval.inspect.solvers import orch  # noqa: F401
 
-    ensure_entry_points()
+    for ep in entry_points(group="inspect_ai"):  # what Inspect loads on first use: orch_eval, inspect_evals
+        ep.load()
     import inspect_evals.mmlu  # noqa: F401
 
 
