@@ -32,6 +32,17 @@ def _private_inspect_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield data
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_inspect_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An eval given no ``log_dir`` writes to ``$INSPECT_LOG_DIR``, by default ``./logs`` of the
+    working directory: point it (inherited by subprocesses) at the session's temporary folder, so
+    the tests leave no logs in the checkout (.ci/run fails if they do)."""
+    logs = tmp_path_factory.mktemp("inspect_logs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INSPECT_LOG_DIR", str(logs))
+        yield logs
+
+
 @pytest.fixture(autouse=True)
 def _private_inspect_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Inspect's cache outlives runs in a user folder: every test gets its own."""
