@@ -341,6 +341,35 @@ def test_unknown_task_falls_back_to_the_prompt(caplog: pytest.LogCaptureFixture)
     assert task_family("gsm8k_cot") == "gsm8k_cot" and task_family("gsm8k_cot_llama") == "unknown"
 
 
+def test_items_have_the_inspect_paths_ids_domains_and_gold() -> None:
+    """lm-eval's documents give the Question Inspect's samples of the same item give: the same id
+    (pairing), gold and domain (the router's per-domain EMAs and the reports' clusters read it), so
+    a router state or a report does not depend on the harness."""
+    from inspect_evals.mmlu import mmlu_0_shot
+    from inspect_evals.mmlu_pro import mmlu_pro
+
+    from orch_eval.inspect.adapt import question_of
+    from orch_eval.lm_eval.questions import generate_item
+
+    cases = [
+        ("mmlu_abstract_algebra_generative", mmlu_0_shot(subjects="abstract_algebra", shuffle=False), "abstract_algebra"),
+        ("mmlu_pro_math", mmlu_pro(subjects="math", shuffle=False), "math"),
+    ]
+    for name, task, domain in cases:
+        via_inspect = {}
+        for sample in list(task.dataset)[:LIMIT]:
+            assert isinstance(sample.input, str) and isinstance(sample.target, str)
+            q = question_of(sample.id, sample.input, sample.choices, sample.target, sample.metadata)
+            via_inspect[q.id] = q
+        for i, doc in enumerate(_load(name)):
+            q = generate_item(name, i, doc, "").question
+            assert q.id in via_inspect, (name, i)
+            other = via_inspect[q.id]
+            assert q.domain == other.domain == domain, (name, i)
+            assert q.gold == other.gold and q.gold is not None, (name, i)
+            assert q.options == other.options, (name, i)
+
+
 @pytest.mark.slow
 def test_same_answers_through_inspect_and_lm_eval(main_run: tuple[Path, dict], tmp_path: Path) -> None:
     """The same panel on the same items decides the same way through both harnesses."""

@@ -34,7 +34,7 @@ from inspect_evals.utils import create_stable_id
 
 from orch_eval.benchmarks import lm_eval_family
 from orch_eval.core.decision import Decision
-from orch_eval.core.question import LETTERS, AnswerKind, Question
+from orch_eval.core.question import LETTERS, AnswerKind, Question, domain_of
 
 logger = logging.getLogger("orch_eval.lm_eval")
 
@@ -88,7 +88,7 @@ def _mmlu_question(doc: Mapping[str, Any]) -> Question:
         id=stable_id(doc["question"], doc["choices"], prefix="mmlu"),
         stem=doc["question"],
         options=choices,
-        domain=doc.get("subject") or None,
+        domain=domain_of(doc),
         gold=gold,
     )
 
@@ -97,12 +97,11 @@ def _mmlu_pro_question(doc: Mapping[str, Any]) -> Question:
     options = list(doc["options"])
     answer = doc.get("answer")
     gold = answer if isinstance(answer, str) and answer in LETTERS[: len(options)] else None
-    category = doc.get("category")
     return Question(
         id=str(doc["question_id"]),
         stem=doc["question"],
         options=options,
-        domain=category.lower() if isinstance(category, str) else None,
+        domain=domain_of(doc),
         gold=gold,
     )
 
