@@ -22,25 +22,21 @@ os.environ.setdefault("INSPECT_LOG_LEVEL", "warning")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _private_inspect_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Inspect keeps its sample buffers (one database per running eval) in the user's data
-    folder; the tests' killed subprocesses never clean theirs up. Point the data folder
-    (``$XDG_DATA_HOME``, inherited by subprocesses) at the session's temporary folder."""
-    data = tmp_path_factory.mktemp("xdg_data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_DATA_HOME", str(data))
-        yield data
+def _private_inspect_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Inspect writes outside the test's own folders in two places, both pointed (for the session
+    and, through the environment, its subprocesses) at the session's temporary folder:
 
-
-@pytest.fixture(scope="session", autouse=True)
-def _private_inspect_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """An eval given no ``log_dir`` writes to ``$INSPECT_LOG_DIR``, by default ``./logs`` of the
-    working directory: point it (inherited by subprocesses) at the session's temporary folder, so
-    the tests leave no logs in the checkout (.ci/run fails if they do)."""
-    logs = tmp_path_factory.mktemp("inspect_logs")
+    - its sample buffers (one database per running eval) in the user's data folder
+      (``$XDG_DATA_HOME``): the tests' killed subprocesses never clean theirs up;
+    - the log of an eval given no ``log_dir``, in ``$INSPECT_LOG_DIR``, by default ``./logs`` of
+      the working directory: the tests leave no logs in the checkout (.ci/run fails if they do).
+    """
+    root = tmp_path_factory.mktemp("inspect")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("INSPECT_LOG_DIR", str(logs))
-        yield logs
+        for var, name in (("XDG_DATA_HOME", "xdg_data"), ("INSPECT_LOG_DIR", "logs")):
+            (root / name).mkdir()
+            mp.setenv(var, str(root / name))
+        yield root
 
 
 @pytest.fixture(autouse=True)
