@@ -348,7 +348,7 @@ def test_items_have_the_inspect_paths_ids_domains_and_gold() -> None:
     from inspect_evals.mmlu import mmlu_0_shot
     from inspect_evals.mmlu_pro import mmlu_pro
 
-    from orch_eval.inspect.adapt import question_of
+    from orch_eval.inspect.adapt import question_from_sample
     from orch_eval.lm_eval.questions import generate_item
 
     cases = [
@@ -356,11 +356,7 @@ def test_items_have_the_inspect_paths_ids_domains_and_gold() -> None:
         ("mmlu_pro_math", mmlu_pro(subjects="math", shuffle=False), "math"),
     ]
     for name, task, domain in cases:
-        via_inspect = {}
-        for sample in list(task.dataset)[:LIMIT]:
-            assert isinstance(sample.input, str) and isinstance(sample.target, str)
-            q = question_of(sample.id, sample.input, sample.choices, sample.target, sample.metadata)
-            via_inspect[q.id] = q
+        via_inspect = {q.id: q for q in map(question_from_sample, list(task.dataset)[:LIMIT])}
         for i, doc in enumerate(_load(name)):
             q = generate_item(name, i, doc, "").question
             assert q.id in via_inspect, (name, i)
