@@ -322,6 +322,24 @@ def test_lm_eval_benchmark_config_errors(tmp_path: Path) -> None:
     assert sum(call_counts().values()) == 0
 
 
+def test_lm_eval_document_without_its_family_s_fields_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A document that lacks the fields its task family is read from (here an MMLU one without
+    choices) stops the plan with the benchmark, the document index and the missing field named."""
+    from orch_eval.experiment import items
+
+    good = {"question": "Which is even?", "choices": ["three", "four"], "answer": 1, "subject": "anatomy"}
+    monkeypatch.setattr(items, "_docs", lambda task: (good, {"question": "no choices", "answer": 0}))
+    path = experiment(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["benchmarks"] = [{"task": "mmlu_anatomy", "harness": "lm_eval", "items": {"n": 2}}]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(OrchConfigError, match=r"lm_eval:mmlu_anatomy: document 1 .*'mmlu'.*'choices'"):
+        build_plan(load_experiment(path), log_dir=tmp_path / "logs")
+    assert sum(call_counts().values()) == 0
+
+
 # ---------------------------------------------------------------------------- kill and resume
 
 ORCH_EVAL = str(BIN / "orch-eval")

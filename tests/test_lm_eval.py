@@ -341,6 +341,37 @@ def test_unknown_task_falls_back_to_the_prompt(caplog: pytest.LogCaptureFixture)
     assert task_family("gsm8k_cot") == "gsm8k_cot" and task_family("gsm8k_cot_llama") == "unknown"
 
 
+def test_run_and_the_model_build_a_document_s_question_alike() -> None:
+    """`orch-eval run` (experiment/items.doc_question, for the documents it selects) asks what the
+    `orch` model asks for the same document of the same task, in every known family, the
+    log-likelihood MMLU one included; a family without document fields is refused by name."""
+    from orch_eval.experiment.items import doc_question
+    from orch_eval.lm_eval.questions import doc_question as family_question
+    from orch_eval.lm_eval.questions import generate_item, loglikelihood_item
+
+    mmlu = {"question": "Which is even?", "choices": ["three", "four", "five", "seven"], "answer": 1, "subject": "math"}
+    pro = {"question_id": 70, "question": "Pick B.", "options": ["a", "b", "c"], "answer": "B", "category": "math"}
+    gsm = {"question": "What is 6 times 7?", "answer": "6*7=42\n#### 42"}
+    cases = [
+        ("mmlu_abstract_algebra", mmlu, "mmlu", "B"),
+        ("mmlu_abstract_algebra_generative", mmlu, "mmlu", "B"),
+        ("mmlu_flan_cot_zeroshot_abstract_algebra", mmlu, "mmlu", "B"),
+        ("mmlu_pro_math", pro, "70", "B"),
+        ("gsm8k", gsm, "gsm8k", "42"),
+        ("gsm8k_cot", gsm, "gsm8k", "42"),
+    ]
+    for task, doc, id_start, gold in cases:
+        q = doc_question(task, doc)
+        if task == "mmlu_abstract_algebra":
+            asked = loglikelihood_item(task, 0, doc, "", ["A", "B", "C", "D"]).question
+        else:
+            asked = generate_item(task, 0, doc, "").question
+        assert q == asked, task
+        assert q.id.startswith(id_start) and q.gold == gold, (task, q)
+    with pytest.raises(ValueError, match="'unknown'"):
+        family_question("unknown", mmlu)
+
+
 def test_items_have_the_inspect_paths_ids_domains_and_gold() -> None:
     """lm-eval's documents give the Question Inspect's samples of the same item give: the same id
     (pairing), gold and domain (the router's per-domain EMAs and the reports' clusters read it), so

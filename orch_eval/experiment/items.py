@@ -177,15 +177,11 @@ def _docs(task: str) -> tuple[Any, ...]:
 
 
 def doc_question(task: str, doc: Any) -> Question:
-    """The Question the ``orch`` lm-eval model asks for a document of ``task``."""
-    from orch_eval.lm_eval import questions as q
+    """The Question the ``orch`` lm-eval model asks for a document of ``task`` (a known family)."""
+    from orch_eval.lm_eval.questions import doc_question as family_question
+    from orch_eval.lm_eval.questions import task_family
 
-    family = q.task_family(task)
-    if family == q.MMLU_PRO:
-        return q._mmlu_pro_question(doc)
-    if family in (q.GSM8K, q.GSM8K_COT):
-        return q._gsm8k_question(doc)
-    return q._mmlu_question(doc)
+    return family_question(task_family(task), doc)
 
 
 def select_lm_eval(spec: BenchmarkSpec, seed: int, limit: int | None) -> BenchmarkItems:
@@ -226,7 +222,13 @@ def select_lm_eval(spec: BenchmarkSpec, seed: int, limit: int | None) -> Benchma
         chosen = chosen[:limit]
     out = BenchmarkItems(spec=spec, task_args=dict(spec.task_args), ids=list(chosen))
     for i in chosen:
-        question = doc_question(spec.task, docs[i])
+        try:
+            question = doc_question(spec.task, docs[i])
+        except (KeyError, TypeError, ValueError) as ex:
+            raise OrchConfigError(
+                f"{where}: document {i} of lm-eval task {spec.task!r} lacks the fields its family "
+                f"{task_family(spec.task)!r} is read from ({type(ex).__name__}: {ex})"
+            ) from None
         out.questions[str(i)] = question
         if question.domain:
             out.groups[str(i)] = question.domain

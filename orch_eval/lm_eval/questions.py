@@ -117,6 +117,31 @@ def _gsm8k_question(doc: Mapping[str, Any]) -> Question:
     )
 
 
+_DOC_BUILDERS = {
+    MMLU_MC: _mmlu_question,
+    MMLU_GENERATIVE: _mmlu_question,
+    MMLU_FLAN_COT: _mmlu_question,
+    MMLU_PRO: _mmlu_pro_question,
+    GSM8K: _gsm8k_question,
+    GSM8K_COT: _gsm8k_question,
+}
+"""Each known family -> how its documents become Questions (the module table)."""
+
+
+def doc_question(family: str, doc: Mapping[str, Any]) -> Question:
+    """The Question of one document of a known task family, built from the document's fields.
+
+    The one place that maps a family to its document fields: the ``orch`` model (for the
+    requests lm-eval sends) and ``orch-eval run`` (for the documents it selects) both use it.
+    Raises ``ValueError`` for a family without document fields (``unknown``), and ``KeyError`` /
+    ``TypeError`` / ``ValueError`` when the document lacks the family's fields.
+    """
+    builder = _DOC_BUILDERS.get(family)
+    if builder is None:
+        raise ValueError(f"task family {family!r} has no document fields to build a question from")
+    return builder(doc)
+
+
 _OPTION = re.compile(r"(?m)^\s*\(?([A-J])[\).:]\s+(.+?)\s*$")
 _INLINE_OPTION = re.compile(r"\(([A-J])\)\s*(.+?)(?=\s*\([A-J]\)\s|\n|$)")
 
@@ -182,12 +207,10 @@ def generate_item(task: str | None, doc_id: int | None, doc: Any, context: str) 
     name = task or "unknown"
     family = task_family(name)
     try:
-        if family in (MMLU_GENERATIVE, MMLU_FLAN_COT):
-            return Item(name, family, doc_id, _mmlu_question(doc))
-        if family == MMLU_PRO:
-            return Item(name, family, doc_id, _mmlu_pro_question(doc))
-        if family in (GSM8K, GSM8K_COT):
-            return Item(name, family, doc_id, _gsm8k_question(doc))
+        # a generate request of a log-likelihood MMLU task is read from its prompt, as for any
+        # task the adapter does not know (that family's documents are asked via loglikelihood_item)
+        if family in _DOC_BUILDERS and family != MMLU_MC:
+            return Item(name, family, doc_id, doc_question(family, doc))
     except (KeyError, TypeError, ValueError) as ex:
         logger.warning(
             "orch: task %r doc %s does not have the expected fields (%s); parsing the prompt",
@@ -208,7 +231,7 @@ def loglikelihood_item(
     if _is_mmlu_doc(doc) and len(doc["choices"]) == len(continuations):
         if family != MMLU_MC:
             _warn_unknown(name, "built from the document's question/choices/answer fields")
-        return Item(name, MMLU_MC if family == MMLU_MC else UNKNOWN, doc_id, _mmlu_question(doc))
+        return Item(name, MMLU_MC if family == MMLU_MC else UNKNOWN, doc_id, doc_question(MMLU_MC, doc))
     _warn_unknown(
         name,
         "the prompt text, with the continuations as options (or, when the continuations are "
