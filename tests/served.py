@@ -59,9 +59,10 @@ class Serve:
     def panel(self) -> dict[str, Any]:
         return dict(yaml.safe_load(self.panel_path.read_text()))
 
-    def stop(self) -> int:
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        """Stop ``orch-eval serve`` with ``sig`` (SIGTERM, or SIGINT as Ctrl-C sends) and return its code."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             self.proc.wait(60)
         self.out.close()
         return int(self.proc.returncode)
