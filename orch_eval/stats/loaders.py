@@ -929,16 +929,8 @@ def _merge_lm_eval(logs: list[LoadedLog]) -> LoadedLog:
                     a, b = getattr(derived[d.name], attr), getattr(d, attr)
                     setattr(derived[d.name], attr, None if a is None or b is None else {**a, **b})
             else:
-                copy = SystemData(
-                    d.name,
-                    d.kind,
-                    dict(d.correct),
-                    str(first.path.parent),
-                    dict(d.cost or {}),
-                    dict(d.latency or {}),
-                    files=files,
-                )
-                for f in USAGE_FIELDS:
+                copy = SystemData(d.name, d.kind, dict(d.correct), str(first.path.parent), files=files)
+                for f in ("cost", "latency", *USAGE_FIELDS):  # None stays None: the source lacks them
                     value = getattr(d, f)
                     setattr(copy, f, None if value is None else dict(value))
                 derived[d.name] = copy
