@@ -66,7 +66,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="llama.cpp threads per server (default: the panel's n_threads, else cores / servers)",
     )
     p.add_argument(
-        "--ctx", type=positive_int, default=None, help="context of one request in tokens (default 4096)"
+        "--ctx",
+        type=positive_int,
+        default=None,
+        help="context of one request in tokens (default 4096; llama.cpp rounds the server's context, "
+        "ctx x slots, up to a multiple of 256)",
     )
     p.add_argument(
         "--api-key",
