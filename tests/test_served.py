@@ -141,23 +141,23 @@ def test_lm_eval_over_http_is_deterministic(server: tuple[Serve, Path], tmp_path
 
 
 def test_serve_sizes_the_context_by_ctx_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """`--ctx N --slots S` gives each of the server's S slots a context of N tokens (the server gets
-    N * S), as the command prints; SIGINT (what Ctrl-C sends) stops the server and the command
-    cleanly, with code 0 and no server process left."""
+    """`--ctx N --slots S` gives each of the server's S slots a context of N tokens, rounded up by
+    llama.cpp to a multiple of 256 (640 -> 768, per slot: not ctx x slots = 1280, which is one), and
+    the command prints the size the server uses; SIGINT (what Ctrl-C sends) stops the server and the
+    command cleanly, with code 0 and no server process left."""
     import signal
     import urllib.request
 
     _require_model()
-    # a multiple of 256: llama.cpp rounds a context up to one
-    serve = Serve(tmp_path, MODEL, port=0, extra=["--ctx", "512", "--slots", "2"])
+    serve = Serve(tmp_path, MODEL, port=0, extra=["--ctx", "640", "--slots", "2"])
     try:
         base = serve.url.removesuffix("/v1")
         props = json.loads(urllib.request.urlopen(base + "/props", timeout=10).read())
         slots = json.loads(urllib.request.urlopen(base + "/slots", timeout=10).read())
-        assert props["default_generation_settings"]["n_ctx"] == 512 and props["total_slots"] == 2, props
-        assert [s["n_ctx"] for s in slots] == [512, 512], slots
+        assert props["default_generation_settings"]["n_ctx"] == 768 and props["total_slots"] == 2, props
+        assert [s["n_ctx"] for s in slots] == [768, 768], slots
         assert serve.info[0]["slots"] == 2
-        assert "512 tokens per request" in serve.log_path.read_text()
+        assert "768 tokens per request (--ctx 640, rounded up by llama.cpp)" in serve.log_path.read_text()
     finally:
         pid = serve.server_pid
         code = serve.stop(signal.SIGINT)

@@ -69,8 +69,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--ctx",
         type=positive_int,
         default=None,
-        help="context of one request in tokens (default 4096; llama.cpp rounds the server's context, "
-        "ctx x slots, up to a multiple of 256)",
+        help="context of one request in tokens (default 4096; llama.cpp rounds it up to a multiple of 256, "
+        "and the server gets ctx x slots)",
     )
     p.add_argument(
         "--api-key",
@@ -183,9 +183,11 @@ def run(args: argparse.Namespace) -> int:
                 break
             servers.append(ServerProcess.start(spec))
             s = servers[-1]
+            ctx = s.slot_ctx() or spec.n_ctx
+            rounded = f" (--ctx {spec.n_ctx}, rounded up by llama.cpp)" if ctx != spec.n_ctx else ""
             print(
                 f"orch-eval serve: {spec.name} at {s.base_url} (pid {s.pid}, {spec.slots} slot(s), "
-                f"{spec.threads} thread(s), {spec.n_ctx} tokens per request)",
+                f"{spec.threads} thread(s), {ctx} tokens per request{rounded})",
                 flush=True,
             )
         if stop.is_set():

@@ -90,7 +90,8 @@ class ServerSpec:
     threads: int | None = None
     """llama.cpp threads (generation and prompt processing); None: the gguf default."""
     n_ctx: int = DEFAULT_N_CTX
-    """Context of one request; the server gets ``n_ctx * slots``."""
+    """Context of one request; the server gets ``n_ctx * slots``. llama.cpp rounds each slot's share
+    up to a multiple of 256 (640 becomes 768): :meth:`ServerProcess.slot_ctx` reports what it uses."""
     host: str = "127.0.0.1"
     api_key: str | None = None
     """Required bearer key; None: the server checks none (it listens on loopback only)."""
@@ -252,6 +253,15 @@ class ServerProcess:
             return True
         except (urllib.error.URLError, OSError):
             return False
+
+    def slot_ctx(self) -> int | None:
+        """The context of one request as the server reports it (``/props``), after llama.cpp's
+        rounding; None when the server does not say."""
+        try:
+            props = json.loads(self._get("/props"))
+            return int(props["default_generation_settings"]["n_ctx"])
+        except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+            return None
 
     def metrics(self) -> dict[str, float]:
         """The server's Prometheus counters (``prompt_tokens_total``, ``tokens_predicted_total``, ...)."""
