@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 LM_EVAL_METRICS = ("exact_match", "acc")
-_SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
+# lm-eval's per-task samples file: samples_<task>_<date_id>.jsonl (its date_id: 2026-12-05T09-40-12.123)
+SAMPLES_FILE_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
 _CORRECT_VALUES = {"C": True, "I": False, "N": False}
 _EXCLUDED_FIELDS = {"events", "messages", "attachments"}
 
@@ -745,7 +746,7 @@ def load_lm_eval_samples(
     p = Path(path)
     if not p.is_file():
         raise LogLoadError(f"{p}: no such file")
-    m = _SAMPLES_RE.match(p.name)
+    m = SAMPLES_FILE_RE.match(p.name)
     task = m.group("task") if m else p.stem.removeprefix("samples_")
     date = m.group("date") if m else None
     records = _read_jsonl(p)

@@ -12,7 +12,6 @@ is two benchmarks.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,10 @@ from typing import Any, Literal
 
 from orch_eval.benchmarks import BENCHMARKS, lm_eval_family, task_short
 from orch_eval.core.redact import redact, redact_args
-from orch_eval.stats.loaders import LoadedSystems, LogLoadError, expand_paths, load_logs
+from orch_eval.stats.loaders import SAMPLES_FILE_RE, LoadedSystems, LogLoadError, expand_paths, load_logs
 
 __all__ = ["SourceInfo", "benchmark_of", "group_by_benchmark", "load_benchmarks", "load_groups"]
 
-_SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-:]+)\.jsonl$")
 _NO_MODEL = (None, "", "none", "none/none")
 
 
@@ -104,7 +102,7 @@ def _lm_eval_model(results: Mapping[str, Any]) -> str | None:
 
 
 def _lm_eval_info(path: Path, cache: dict[Path, dict[str, Any]]) -> SourceInfo:
-    m = _SAMPLES_RE.match(path.name)
+    m = SAMPLES_FILE_RE.match(path.name)
     task = m.group("task") if m else path.stem.removeprefix("samples_")
     raw_date = m.group("date") if m else None
     results = _lm_eval_results(path.parent, raw_date, cache)
